@@ -1,0 +1,34 @@
+# The README's two commands: `make demo` and `make test`. Both build .venv themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Offline asset lookup: the shared data beside the checkout (see README, "Assets").
+export STREAMER_ASSETS ?= $(abspath ../shared)
+
+.PHONY: demo test setup system-packages clean
+
+$(BIN)/streamer: setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[train,test]'
+	touch $@
+
+setup: $(BIN)/streamer system-packages
+
+# Xvfb and xdotool for the live-window and screen-capture tests; installed when we are root.
+system-packages:
+	@if ! command -v Xvfb >/dev/null || ! command -v xdotool >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xdotool >/dev/null) \
+	      || echo "warning: could not install xvfb/xdotool; GUI tests will be skipped"; \
+	  else echo "note: install xvfb and xdotool to run the GUI tests"; fi; \
+	fi
+
+demo: $(BIN)/streamer
+	$(BIN)/python samples/demo.py $(DEMO_ARGS)
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache

@@ -1,0 +1,1 @@
+"""One module per `streamer` subcommand: argument parsing and wiring only, no algorithms."""

@@ -1,0 +1,119 @@
+"""What an ONNX character classifier carries in its metadata, so `--model` alone is enough.
+
+`export` writes these keys (ONNX `metadata_props`); the runtime reads them back. All values
+are JSON strings:
+
+    labels         ["nishikino_maki", "sakurauchi_riko", ...]   one per output score
+    input_size     [96, 96]                                      height, width of the crop
+    preprocessing  {"color": "RGB", "layout": "NHWC", "mean": [m, m, m], "std": [s, s, s]}
+                   the model sees (pixel - mean) / std, pixels float32 in 0..255 in `color`
+                   order. `export` bakes the backbone's own scaling into the graph and writes
+                   mean 0, std 1, so the runtime only converts colour and layout.
+    output         "probabilities" (softmax already applied) or "logits"
+
+The face crop itself is defined here too (`face_crop_box`), so training crops and runtime
+crops are cut the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+from streamer.errors import ModelError
+
+# Margin added around a detector box before cropping, as a fraction of the box side:
+# the cascade's box is tight on the face; a little hair and chin helps the classifier.
+CROP_MARGIN = 0.2
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    color: str = "RGB"
+    layout: str = "NHWC"
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class ModelContract:
+    labels: tuple[str, ...]
+    input_size: tuple[int, int] = (96, 96)  # height, width
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    output: str = "probabilities"
+
+    def to_metadata(self) -> dict[str, str]:
+        return {
+            "labels": json.dumps(list(self.labels)),
+            "input_size": json.dumps(list(self.input_size)),
+            "preprocessing": json.dumps(asdict(self.preprocessing)),
+            "output": self.output,
+        }
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, str], source: str = "model") -> "ModelContract":
+        missing = [key for key in ("labels", "input_size") if key not in metadata]
+        if missing:
+            raise ModelError(
+                f"{source}: ONNX metadata lacks {', '.join(missing)}; export the model with `streamer export`"
+            )
+        try:
+            labels = tuple(str(name) for name in json.loads(metadata["labels"]))
+            height, width = (int(v) for v in json.loads(metadata["input_size"]))
+            pre = json.loads(metadata.get("preprocessing", "{}"))
+            preprocessing = Preprocessing(
+                color=str(pre.get("color", "RGB")).upper(),
+                layout=str(pre.get("layout", "NHWC")).upper(),
+                mean=tuple(float(v) for v in pre.get("mean", (0.0, 0.0, 0.0))),
+                std=tuple(float(v) for v in pre.get("std", (1.0, 1.0, 1.0))),
+            )
+        except (ValueError, TypeError) as exc:
+            raise ModelError(f"{source}: malformed streamer metadata in the ONNX file ({exc})") from None
+        if not labels:
+            raise ModelError(f"{source}: the model's label list is empty")
+        if preprocessing.color not in ("RGB", "BGR") or preprocessing.layout not in ("NHWC", "NCHW"):
+            raise ModelError(f"{source}: unsupported preprocessing {pre}")
+        output = metadata.get("output", "probabilities")
+        if output not in ("probabilities", "logits"):
+            raise ModelError(f"{source}: unknown output kind {output!r}")
+        return cls(labels, (height, width), preprocessing, output)
+
+    def prepare(self, crops_bgr: list[np.ndarray]) -> np.ndarray:
+        """Resized BGR uint8 crops (input_size) → the float32 batch the model expects."""
+        batch = np.stack(crops_bgr).astype(np.float32)
+        if self.preprocessing.color == "RGB":
+            batch = batch[..., ::-1]
+        mean = np.asarray(self.preprocessing.mean, np.float32)
+        std = np.asarray(self.preprocessing.std, np.float32)
+        batch = (batch - mean) / std
+        if self.preprocessing.layout == "NCHW":
+            batch = batch.transpose(0, 3, 1, 2)
+        return np.ascontiguousarray(batch, dtype=np.float32)
+
+
+def face_crop_box(xyxy: np.ndarray, width: int, height: int, margin: float = CROP_MARGIN) -> tuple[int, int, int, int]:
+    """A square crop around a face box, grown by `margin`, clipped to the image.
+
+    Returns integer x1, y1, x2, y2; the crop may be empty (x2 <= x1) for boxes outside the image.
+    """
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    side = max(x2 - x1, y2 - y1) * (1.0 + 2.0 * margin)
+    cx, cy = (x1 + x2) / 2.0, (y1 + y2) / 2.0
+    left, top = int(round(cx - side / 2)), int(round(cy - side / 2))
+    right, bottom = int(round(cx + side / 2)), int(round(cy + side / 2))
+    return max(left, 0), max(top, 0), min(right, width), min(bottom, height)
+
+
+def crop_face(image: np.ndarray, xyxy: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
+    """Cut the face crop out of a BGR image and resize it to size (height, width); None if empty."""
+    import cv2
+
+    x1, y1, x2, y2 = face_crop_box(xyxy, image.shape[1], image.shape[0])
+    if x2 - x1 < 2 or y2 - y1 < 2:
+        return None
+    crop = image[y1:y2, x1:x2]
+    interpolation = cv2.INTER_AREA if (x2 - x1) > size[1] else cv2.INTER_LINEAR
+    return cv2.resize(crop, (size[1], size[0]), interpolation=interpolation)
