@@ -62,6 +62,10 @@ class AtomicPath:
         except OSError as exc:
             raise OutputError(f"cannot write {self.final}: {exc.strerror or exc}") from None
         os.close(handle)
+        # mkstemp makes 0600 files; a finished output gets the usual mode (0666 minus umask).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(name, 0o666 & ~umask)
         self.path = Path(name)
         self._done = False
 

@@ -16,7 +16,7 @@ from streamer import assets
 from streamer.detections import Detections
 from streamer.errors import ModelError
 
-DEFAULT_DETECT_WIDTH = 640
+DEFAULT_DETECT_WIDTH = 480
 
 
 def load_cascade(path: str | os.PathLike | None = None) -> cv2.CascadeClassifier:

@@ -1,17 +1,56 @@
-"""`streamer evaluate` (not implemented yet)."""
+"""`streamer evaluate MODEL TEST_DIR`: accuracy, per-character figures, confusion matrix, and
+a per-image table of a .keras or .onnx classifier. The work is in `export.evaluate`."""
 
 from __future__ import annotations
 
 import argparse
-
-from streamer.errors import UsageError
+import json
+import sys
+from pathlib import Path
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("evaluate", help="(not implemented yet)")
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="measure a classifier (.keras or .onnx) on TEST_DIR/<character>/ images",
+        description="Classify every image of TEST_DIR/<character>/ and compare with its folder's name. Prints "
+        "the accuracy and per-character precision/recall, and writes a report folder with report.md (those "
+        "figures and a per-image table of the top-3 scores with OK/NG), confusion.png and evaluation.json. "
+        "An .onnx model runs exactly as `annotate --model` runs it.",
+    )
+    parser.add_argument("model", metavar="MODEL", help="classifier: .onnx (from export) or .keras (from train)")
+    parser.add_argument("test_dir", metavar="TEST_DIR",
+                        help="folder of <character>/ image folders (or a prepared DATA_DIR: its test/ is used)")
+    parser.add_argument("-o", "--output", metavar="DIR",
+                        help="report folder to write (default: MODEL-evaluation beside the model, e.g. chars.onnx-evaluation)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the figures as JSON on stdout (accuracy, correct, total, per_character, confusion, images)")
+    parser.add_argument("-f", "--force", action="store_true", help="replace the report folder if it exists")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(handler=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("`streamer evaluate` is not implemented yet")
+    from export.evaluate import evaluate, labelled_images, summary_lines, write_reports
+    from export.dataset import test_folder
+    from export.outdir import AtomicDir, check_output_dir
+    from streamer.progress import Progress
+
+    model = Path(args.model)
+    out_dir = Path(args.output) if args.output else model.with_name(model.name + "-evaluation")
+    check_output_dir(out_dir, inputs=[args.test_dir, model], force=args.force)
+    total = len(labelled_images(test_folder(args.test_dir)))
+    with Progress(total, enabled=False if args.quiet else None, unit="images") as progress:
+        evaluation = evaluate(model, args.test_dir, on_batch=progress.update)
+    with AtomicDir(out_dir) as staging:
+        written = write_reports(evaluation, staging)
+    paths = {key: str(out_dir / path.name) for key, path in written.items()}
+    if args.json:
+        print(json.dumps({**evaluation.to_dict(), "reports": paths}, indent=2))
+    if not args.quiet:
+        stream = sys.stderr
+        for line in summary_lines(evaluation):
+            print(line, file=stream)
+        print(f"wrote {out_dir} (report.md, confusion.png, evaluation.json)", file=stream)
+    return 0

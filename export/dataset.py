@@ -1,0 +1,114 @@
+"""Folders of face crops per character, loaded as arrays for training and evaluation.
+
+    FOLDER/<character>/<image>   (what `prepare` writes as OUT_DIR/train and OUT_DIR/test)
+
+Characters are the sub-folder names in sorted order; that order is the model's label order.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from export.images import list_images, read_image
+from streamer.errors import InputError
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """images_rgb: (n, H, W, 3) uint8, RGB (the model's colour order; crops on disk are BGR);
+    labels: (n,) int64 indices into class_names; paths: the file of each image."""
+
+    images_rgb: np.ndarray
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    paths: tuple[Path, ...]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def counts(self) -> dict[str, int]:
+        return {name: int((self.labels == i).sum()) for i, name in enumerate(self.class_names)}
+
+    def subset(self, index: np.ndarray) -> "ImageSet":
+        return ImageSet(self.images_rgb[index], self.labels[index], self.class_names, tuple(self.paths[i] for i in index))
+
+
+def train_folder(data_dir: str | os.PathLike) -> Path:
+    """DATA_DIR/train (as `prepare` writes it); InputError naming what is missing."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise InputError(f"{data_dir} is not a folder")
+    folder = data_dir / "train"
+    if not folder.is_dir():
+        raise InputError(f"{data_dir} has no train/ folder; expected DATA_DIR/train/<character>/ as `streamer prepare` writes it")
+    return folder
+
+
+def test_folder(path: str | os.PathLike) -> Path:
+    """TEST_DIR itself (holding <character>/ folders), or DATA_DIR/test when given a prepared tree."""
+    path = Path(path)
+    if not path.is_dir():
+        raise InputError(f"{path} is not a folder")
+    if (path / "test").is_dir() and (path / "train").is_dir():
+        return path / "test"
+    return path
+
+
+def load_image_folder(
+    folder: str | os.PathLike,
+    size: tuple[int, int] = (96, 96),
+    min_classes: int = 2,
+) -> ImageSet:
+    """All images under folder/<character>/, resized to `size` (height, width) like the runtime does.
+
+    Unreadable files are an InputError (training on a silently shortened set is worse than
+    stopping); non-image files are skipped.
+    """
+    folder = Path(folder)
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise InputError(f"{folder} has no character folders; expected {folder}/<character>/<images>")
+    if len(classes) < min_classes:
+        raise InputError(f"{folder} has only one character ({classes[0]}); a classifier needs at least two")
+    images, labels, paths = [], [], []
+    empty = []
+    for index, name in enumerate(classes):
+        files = list_images(folder / name)[0]
+        if not files:
+            empty.append(name)
+        for path in files:
+            images.append(resize_like_runtime(read_image(path)[..., ::-1], size))
+            labels.append(index)
+            paths.append(path)
+    if empty:
+        raise InputError(f"{folder}: no images in character folder(s) {', '.join(empty)}")
+    return ImageSet(np.stack(images), np.asarray(labels, np.int64), tuple(classes), tuple(paths))
+
+
+def resize_like_runtime(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize as `streamer.classifier` does: INTER_AREA when shrinking, linear when enlarging."""
+    height, width = size
+    if image.shape[:2] == (height, width):
+        return np.ascontiguousarray(image)
+    shrinking = image.shape[0] > height or image.shape[1] > width
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(kept indices, held-out indices): round(fraction * n) of each class held out, never a
+    class's last two images (a class must keep one to learn from and one for the check to mean
+    anything). Seeded, so the same data and seed always hold out the same images."""
+    rng = np.random.default_rng(seed)
+    kept, held = [], []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        rng.shuffle(members)
+        count = int(round(len(members) * fraction)) if len(members) >= 3 else 0
+        held.extend(members[:count])
+        kept.extend(members[count:])
+    return np.sort(np.asarray(kept, np.int64)), np.sort(np.asarray(held, np.int64))

@@ -1,0 +1,63 @@
+"""Saving and loading `.keras` classifiers together with their contract.
+
+A `.keras` file is a zip archive; next to Keras's own entries we store `streamer.json` with the
+labels, input size and preprocessing (`streamer.model_contract.ModelContract.to_metadata()`)
+plus how the model was trained. Keras ignores the extra entry; `export` copies the contract
+into the ONNX metadata and `evaluate` reads the labels from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+from streamer.atomic import AtomicPath
+from streamer.errors import ModelError, UsageError
+from streamer.model_contract import ModelContract
+
+CONTRACT_ENTRY = "streamer.json"
+
+
+def save_classifier(model, contract: ModelContract, path: str | os.PathLike, training: dict | None = None) -> Path:
+    """Write `model` and its contract to `path` (.keras) atomically."""
+    payload = {"contract": contract.to_metadata(), "training": training or {}}
+    if Path(path).suffix != ".keras":
+        raise UsageError(f"a Keras model file must end in .keras: {path}")
+    with AtomicPath(path) as temporary:  # the temporary name keeps the suffix Keras insists on
+        model.save(temporary)
+        with zipfile.ZipFile(temporary, "a") as archive:
+            archive.writestr(CONTRACT_ENTRY, json.dumps(payload, indent=2))
+    return Path(path)
+
+
+def read_contract(path: str | os.PathLike) -> tuple[ModelContract, dict]:
+    """(contract, training information) of a `.keras` file written by `save_classifier`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model {path} not found")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            payload = json.loads(archive.read(CONTRACT_ENTRY))
+    except zipfile.BadZipFile:
+        raise ModelError(f"model {path.name} is not a .keras file (not a zip archive)") from None
+    except KeyError:
+        raise ModelError(f"model {path.name} has no labels (not written by `streamer train`)") from None
+    except ValueError as exc:
+        raise ModelError(f"model {path.name}: unreadable {CONTRACT_ENTRY} ({exc})") from None
+    return ModelContract.from_metadata(payload.get("contract", {}), source=f"model {path.name}"), payload.get("training", {})
+
+
+def load_classifier(path: str | os.PathLike):
+    """(Keras model, contract, training information) from a `.keras` file."""
+    import export.layers  # noqa: F401 - registers our layers before Keras deserialises them (imports TF quietly)
+    import keras
+
+    contract, training = read_contract(path)
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises many types for a broken archive
+        text = str(exc).strip().splitlines()
+        raise ModelError(f"model {Path(path).name} does not load in Keras: {text[0] if text else type(exc).__name__}") from None
+    return model, contract, training

@@ -1,0 +1,341 @@
+"""`train`: transfer learning of a character classifier on face crops, in Keras.
+
+    DATA_DIR/train/<character>/*.png  →  MODEL.keras (+ MODEL.curves.png)
+
+The saved model takes what the runtime gives it: a batch of RGB float32 crops in 0..255,
+(N, 96, 96, 3), and returns softmax probabilities (N, characters). Everything between — the
+upscaling to the backbone's resolution, the backbone's own pixel scaling, and (by default)
+averaging the scores of the crop and its mirror image — is inside the graph, so the ONNX
+export carries it too and the runtime only converts BGR to RGB.
+
+Recipe (each step is a TrainConfig field):
+1. a stratified, seeded validation split of the training images (`val_fraction`);
+2. augmentation during training only: horizontal flips, small rotations, zoom, shifts, and
+   brightness/contrast jitter; hue is left alone because hair and eye colour are what tell
+   look-alike characters apart;
+3. phase 1: the backbone frozen, only the new head (dropout + dense softmax) learns;
+4. phase 2: the top `fine_tune_layers` of the backbone unfrozen (batch-norm layers stay
+   frozen and in inference mode: their statistics from ImageNet are better than any a few
+   hundred crops give) with a smaller learning rate;
+5. class weights for unbalanced folders, label smoothing, and after each phase the weights of
+   the best validation epoch are restored (early stopping after `patience` epochs without
+   improvement).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from export.tf_runtime import configure, import_tensorflow
+
+tf = import_tensorflow()
+import keras  # noqa: E402 - after the quiet TensorFlow import
+
+from export.backbones import BackboneSpec, WeightsChoice, build_backbone, get_spec, preprocessing_layer, resolve_weights
+from export.dataset import ImageSet, load_image_folder, stratified_split, train_folder
+from export.layers import FlipLeftRight
+from export.model_io import save_classifier
+from streamer.errors import UsageError
+from streamer.model_contract import ModelContract
+
+INPUT_SIZE = (96, 96)  # height, width: the crops `prepare` writes and the runtime cuts
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    backbone: str = "mobilenet"
+    weights: str = "imagenet"  # "imagenet", "none" or a path
+    alpha: float | None = None  # width; None: the file's, or the backbone's default
+    resolution: int = 160  # side the backbone sees; crops are upscaled inside the model
+    epochs: int = 20  # phase 1 (frozen backbone), at most
+    fine_tune_epochs: int = 30  # phase 2, at most; 0 skips fine-tuning
+    fine_tune_layers: int = 40  # backbone layers unfrozen from the top in phase 2; -1: all
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    fine_tune_learning_rate: float = 1e-4
+    val_fraction: float = 0.15
+    patience: int = 8
+    label_smoothing: float = 0.1
+    dropout: float = 0.3
+    augment: float = 1.0  # strength multiplier; 0 turns augmentation off
+    flip_average: bool = True  # average scores of crop and mirror image, inside the graph
+    seed: int = 1
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    phase: int  # 1 frozen backbone, 2 fine-tuning
+    epoch: int  # counted over both phases, from 1
+    loss: float
+    accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model_path: Path
+    labels: tuple[str, ...]
+    train_counts: dict[str, int]
+    val_counts: dict[str, int]
+    history: tuple[EpochRecord, ...]
+    best_epoch: int
+    best_val_accuracy: float | None
+    seconds: float
+    weights: str
+    config: TrainConfig
+    notes: tuple[str, ...] = field(default=())
+
+
+def train(
+    data_dir: str | os.PathLike,
+    output: str | os.PathLike,
+    config: TrainConfig = TrainConfig(),
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+) -> TrainResult:
+    """Train on DATA_DIR/train and save the classifier to `output` (.keras), atomically.
+
+    The caller validates `output` (exists without --force etc.) before calling: this runs for
+    minutes. Raises InputError (data), UsageError (options), ModelError/AssetError (weights).
+    """
+    started = time.monotonic()
+    _check_config(config)
+    spec = get_spec(config.backbone)
+    data = load_image_folder(train_folder(data_dir), INPUT_SIZE)
+    configure(threads=config.threads, seed=config.seed)
+    weights = resolve_weights(spec, config.weights, config.alpha)
+    kept, held = stratified_split(data.labels, config.val_fraction, config.seed)
+    train_set, val_set = data.subset(kept), data.subset(held)
+    notes = []
+    if len(val_set) == 0:
+        notes.append("no validation images (too few per character): no early stopping, the last epoch is kept")
+
+    classifier, backbone = build_classifier(spec, weights, len(data.class_names), config)
+    augmenter = build_augmenter(config.augment, config.seed)
+    trainer = keras.Sequential([augmenter, classifier], name="trainer") if augmenter is not None else classifier
+
+    train_ds = _dataset(train_set, config, shuffle=True)
+    val_ds = _dataset(val_set, config, shuffle=False) if len(val_set) else None
+    best = BestWeights(classifier, config.patience if val_ds is not None else None)
+    history: list[EpochRecord] = []
+    recorder = _Recorder(history, on_epoch)
+
+    phases = [(1, config.epochs, config.learning_rate)]
+    if config.fine_tune_epochs > 0:
+        phases.append((2, config.fine_tune_epochs, config.fine_tune_learning_rate))
+    for phase, epochs, learning_rate in phases:
+        if epochs <= 0:
+            continue
+        set_trainable(backbone, 0 if phase == 1 else config.fine_tune_layers)
+        trainer.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+            metrics=["accuracy"],
+            # Small models on 2 cores: the eager-free graph is faster, XLA compile is not worth it.
+            jit_compile=False,
+        )
+        recorder.phase = phase
+        best.start_phase()
+        trainer.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            callbacks=[recorder, best],
+            verbose=0,
+        )
+        best.restore()
+
+    contract = ModelContract(labels=data.class_names, input_size=INPUT_SIZE)
+    inference = with_flip_average(classifier) if config.flip_average else classifier
+    training_info = {
+        "backbone": spec.name,
+        "alpha": weights.alpha,
+        "weights": weights.describe(),
+        "config": {k: v for k, v in asdict(config).items() if k != "threads"},
+        "data_dir": str(Path(data_dir).resolve()),
+        "best_epoch": best.best_epoch,
+        "train_images": len(train_set),
+        "val_images": len(val_set),
+    }
+    model_path = save_classifier(inference, contract, output, training_info)
+    return TrainResult(
+        model_path=model_path,
+        labels=data.class_names,
+        train_counts=train_set.counts(),
+        val_counts=val_set.counts(),
+        history=tuple(history),
+        best_epoch=best.best_epoch,
+        best_val_accuracy=best.best_val_accuracy,
+        seconds=time.monotonic() - started,
+        weights=weights.describe(),
+        config=config,
+        notes=tuple(notes),
+    )
+
+
+def build_classifier(spec: BackboneSpec, weights: WeightsChoice, classes: int, config: TrainConfig):
+    """(classifier, backbone): RGB 0..255 (N, 96, 96, 3) → probabilities (N, classes)."""
+    backbone = build_backbone(spec, weights, config.resolution)
+    inputs = keras.Input((*INPUT_SIZE, 3), name="image")
+    x = inputs
+    if config.resolution != INPUT_SIZE[0]:
+        x = keras.layers.Resizing(config.resolution, config.resolution, interpolation="bilinear", name="upscale")(x)
+    scaling = preprocessing_layer(spec)
+    if scaling is not None:
+        x = scaling(x)
+    # training=False keeps batch norm in inference mode in both phases (see the module doc).
+    x = backbone(x, training=False)
+    x = keras.layers.Dropout(config.dropout, name="dropout")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", name="scores")(x)
+    return keras.Model(inputs, outputs, name=f"{spec.name}_classifier"), backbone
+
+
+def with_flip_average(classifier):
+    """A model that returns the mean of `classifier`'s scores on the crops and their mirrors."""
+    inputs = keras.Input(classifier.input_shape[1:], name="image")
+    mirrored = FlipLeftRight(name="mirror")(inputs)
+    outputs = keras.layers.Average(name="probabilities")([classifier(inputs), classifier(mirrored)])
+    return keras.Model(inputs, outputs, name=f"{classifier.name}_flip_average")
+
+
+def build_augmenter(strength: float, seed: int):
+    """Random transforms applied to training batches only (None when strength is 0)."""
+    if strength <= 0:
+        return None
+    s = float(strength)
+    L = keras.layers
+    return keras.Sequential(
+        [
+            L.RandomFlip("horizontal", seed=seed),
+            L.RandomRotation(0.04 * s, fill_mode="reflect", seed=seed + 1),  # ±14° at strength 1
+            L.RandomZoom((-0.15 * s, 0.1 * s), fill_mode="reflect", seed=seed + 2),
+            L.RandomTranslation(0.08 * s, 0.08 * s, fill_mode="reflect", seed=seed + 3),
+            L.RandomBrightness(0.15 * s, value_range=(0, 255), seed=seed + 4),
+            L.RandomContrast(0.2 * s, seed=seed + 5),
+        ],
+        name="augment",
+    )
+
+
+def set_trainable(backbone, top_layers: int) -> None:
+    """Freeze the backbone except its last `top_layers` layers (-1: all); batch norm stays frozen."""
+    layers = backbone.layers
+    backbone.trainable = top_layers != 0
+    if top_layers == 0:
+        return
+    first = 0 if top_layers < 0 else max(0, len(layers) - top_layers)
+    for index, layer in enumerate(layers):
+        layer.trainable = index >= first and not isinstance(layer, keras.layers.BatchNormalization)
+
+
+def class_weights(labels: np.ndarray, classes: int) -> np.ndarray:
+    """Weight per class, n / (classes * count): each character counts as much in the loss."""
+    counts = np.bincount(labels, minlength=classes).astype(np.float64)
+    weights = np.where(counts > 0, len(labels) / (classes * np.maximum(counts, 1)), 0.0)
+    return weights.astype(np.float32)
+
+
+def _dataset(images: ImageSet, config: TrainConfig, shuffle: bool):
+    classes = len(images.class_names)
+    x = images.images_rgb.astype(np.float32)
+    y = np.eye(classes, dtype=np.float32)[images.labels]
+    w = class_weights(images.labels, classes)[images.labels]
+    ds = tf.data.Dataset.from_tensor_slices((x, y, w))
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
+    return ds.batch(config.batch_size).prefetch(2)
+
+
+def _check_config(config: TrainConfig) -> None:
+    if config.epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {config.epochs}")
+    if config.fine_tune_epochs < 0:
+        raise UsageError(f"--fine-tune-epochs must be 0 or more, got {config.fine_tune_epochs}")
+    if not 0.0 <= config.val_fraction < 1.0:
+        raise UsageError(f"--val-fraction must be in [0, 1), got {config.val_fraction}")
+    if config.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {config.batch_size}")
+    if not 0.0 <= config.label_smoothing < 1.0:
+        raise UsageError(f"--label-smoothing must be in [0, 1), got {config.label_smoothing}")
+    if config.resolution < INPUT_SIZE[0]:
+        raise UsageError(f"--resolution must be at least {INPUT_SIZE[0]} (the crop size), got {config.resolution}")
+
+
+class BestWeights(keras.callbacks.Callback):
+    """Remember the weights of the best validation epoch; stop a phase after `patience` epochs
+    without improvement; `restore()` puts the best weights back. Best = highest validation
+    accuracy, ties broken by lower validation loss (a dozen validation images tie often).
+    With patience None (no validation data) nothing is tracked and the last weights stay.
+
+    Weights are kept per variable object, not as `get_weights()` lists, whose order follows
+    the trainable flags that change between the phases.
+    """
+
+    def __init__(self, classifier, patience: int | None) -> None:
+        super().__init__()
+        self.classifier = classifier
+        self.patience = patience
+        self.best_key: tuple[float, float] | None = None
+        self.best_values: list | None = None
+        self.best_epoch = 0
+        self.best_val_accuracy: float | None = None
+        self.epochs_seen = 0
+        self.since_best = 0
+
+    def start_phase(self) -> None:
+        self.since_best = 0
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        self.epochs_seen += 1
+        logs = logs or {}
+        if self.patience is None or "val_loss" not in logs:
+            self.best_epoch = self.epochs_seen
+            return
+        key = (float(logs.get("val_accuracy", 0.0)), -float(logs["val_loss"]))
+        if self.best_key is None or key > self.best_key:
+            self.best_key = key
+            self.best_values = [v.numpy() for v in self.classifier.variables]
+            self.best_epoch = self.epochs_seen
+            self.best_val_accuracy = key[0]
+            self.since_best = 0
+        else:
+            self.since_best += 1
+            if self.since_best >= self.patience:
+                self.model.stop_training = True
+
+    def restore(self) -> None:
+        if self.best_values is not None:
+            for variable, value in zip(self.classifier.variables, self.best_values):
+                variable.assign(value)
+
+
+class _Recorder(keras.callbacks.Callback):
+    """Collects EpochRecords (and forwards them, e.g. to a progress bar)."""
+
+    def __init__(self, history: list[EpochRecord], on_epoch: Callable[[EpochRecord], None] | None) -> None:
+        super().__init__()
+        self.history = history
+        self.on_epoch = on_epoch
+        self.phase = 1
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        logs = logs or {}
+        record = EpochRecord(
+            phase=self.phase,
+            epoch=len(self.history) + 1,
+            loss=float(logs.get("loss", math.nan)),
+            accuracy=float(logs.get("accuracy", math.nan)),
+            val_loss=float(logs["val_loss"]) if "val_loss" in logs else None,
+            val_accuracy=float(logs["val_accuracy"]) if "val_accuracy" in logs else None,
+        )
+        self.history.append(record)
+        if self.on_epoch is not None:
+            self.on_epoch(record)

@@ -1,0 +1,123 @@
+"""`annotate`: a video file in, a labelled MP4 (same timing, audio copied) and a sidecar out."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from streamer import overlay
+from streamer.atomic import check_output_path
+from streamer.classifier import OnnxClassifier
+from streamer.detect import CascadeDetector
+from streamer.errors import InputError, UsageError
+from streamer.pipeline import LoopSettings, RecognitionLoop
+from streamer.profiling import StageTimer
+from streamer.progress import Progress
+from streamer.sidecar import SidecarWriter, check_sidecar_path, summary_path
+from streamer.sinks import Mp4Sink
+from streamer.sources import FileSource
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    preset: str = "veryfast"
+    crf: int = 23
+
+
+@dataclass(frozen=True)
+class AnnotateResult:
+    output: Path
+    sidecar: Path | None
+    frames: int
+    seconds: float
+    scene_cuts: int
+    timer: StageTimer
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def annotate(
+    input_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    model_path: str | os.PathLike,
+    *,
+    cascade_path: str | os.PathLike | None = None,
+    sidecar_path: str | os.PathLike | None = None,
+    settings: LoopSettings = LoopSettings(),
+    encoder: EncoderSettings = EncoderSettings(),
+    force: bool = False,
+    progress: bool | None = None,
+    profile: bool = False,
+) -> AnnotateResult:
+    """Run the recognition loop over a whole file. Outputs appear only when complete."""
+    input_path = Path(input_path)
+    if not input_path.exists():
+        raise InputError(f"input not found: {input_path}")
+    if not input_path.is_file():
+        raise InputError(f"input is not a file: {input_path}")
+    if settings.detect_every < 1:
+        raise UsageError("--detect-every must be 1 or more")
+    if not 0.0 <= settings.threshold <= 1.0:
+        raise UsageError("--threshold must be between 0 and 1")
+    # Check every output before minutes of work, so a typo fails in a second.
+    output = check_output_path(output_path, [input_path, model_path], force=force)
+    sidecar = None
+    if sidecar_path is not None:
+        check_sidecar_path(sidecar_path)
+        sidecar = check_output_path(sidecar_path, [input_path, model_path, output], force=force)
+        if sidecar.suffix.lower() == ".csv":
+            check_output_path(summary_path(sidecar), [input_path, model_path, output], force=force)
+
+    classifier = OnnxClassifier(model_path)
+    detector = CascadeDetector(cascade_path, detect_width=settings.detect_width)
+    timer = StageTimer(enabled=profile)
+    loop = RecognitionLoop(detector, classifier, settings, timer)
+
+    started = time.perf_counter()
+    frames = 0
+    with contextlib.ExitStack() as stack:
+        source = stack.enter_context(FileSource(input_path))
+        sink = stack.enter_context(
+            Mp4Sink(output, source.info, audio_streams=source.audio_streams, preset=encoder.preset, crf=encoder.crf)
+        )
+        writer = None
+        if sidecar is not None:
+            rate = source.info.average_rate
+            writer = stack.enter_context(SidecarWriter(sidecar, frame_duration=float(1 / rate) if rate else None))
+        bar = stack.enter_context(Progress(source.info.frame_count, enabled=progress))
+        frame_iter = iter(source)
+        while True:
+            with timer.stage("decode"):
+                frame = next(frame_iter, None)
+            if frame is None:
+                break
+            labeled = loop.process(frame)
+            with timer.stage("draw"):
+                drawn = overlay.draw(frame, labeled)
+            with timer.stage("encode"):
+                sink.write(drawn)
+            if writer is not None:
+                with timer.stage("sidecar"):
+                    writer.write(frame, labeled)
+            frames += 1
+            bar.update()
+        if frames == 0:
+            raise InputError(f"{input_path}: no video frame could be decoded")
+    return AnnotateResult(
+        output=output,
+        sidecar=sidecar,
+        frames=frames,
+        seconds=time.perf_counter() - started,
+        scene_cuts=loop.cuts,
+        timer=timer,
+    )
+
+
+def print_profile(result: AnnotateResult, stream=sys.stderr) -> None:
+    print(result.timer.report(result.frames, result.seconds), file=stream)
