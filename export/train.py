@@ -65,6 +65,8 @@ class TrainConfig:
     label_smoothing: float = 0.1
     dropout: float = 0.3
     augment: float = 1.0  # strength multiplier; 0 turns augmentation off
+    selection: str = "accuracy"  # EXPERIMENT: "accuracy" (then loss) or "loss"
+    cosine: bool = False  # EXPERIMENT: cosine decay of the fine-tuning learning rate
     flip_average: bool = True  # average scores of crop and mirror image, inside the graph
     seed: int = 1
     threads: int | None = None
@@ -124,7 +126,7 @@ def train(
 
     train_ds = _dataset(train_set, config, shuffle=True)
     val_ds = _dataset(val_set, config, shuffle=False) if len(val_set) else None
-    best = BestWeights(classifier, config.patience if val_ds is not None else None)
+    best = BestWeights(classifier, config.patience if val_ds is not None else None, config.selection)
     history: list[EpochRecord] = []
     recorder = _Recorder(history, on_epoch)
 
@@ -135,6 +137,9 @@ def train(
         if epochs <= 0:
             continue
         set_trainable(backbone, 0 if phase == 1 else config.fine_tune_layers)
+        if phase == 2 and config.cosine:
+            steps = epochs * math.ceil(len(train_set) / config.batch_size)
+            learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.05)
         trainer.compile(
             optimizer=keras.optimizers.Adam(learning_rate),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
@@ -279,8 +284,9 @@ class BestWeights(keras.callbacks.Callback):
     the trainable flags that change between the phases.
     """
 
-    def __init__(self, classifier, patience: int | None) -> None:
+    def __init__(self, classifier, patience: int | None, selection: str = "accuracy") -> None:
         super().__init__()
+        self.selection = selection
         self.classifier = classifier
         self.patience = patience
         self.best_key: tuple[float, float] | None = None
@@ -300,11 +306,13 @@ class BestWeights(keras.callbacks.Callback):
             self.best_epoch = self.epochs_seen
             return
         key = (float(logs.get("val_accuracy", 0.0)), -float(logs["val_loss"]))
+        if self.selection == "loss":
+            key = (-float(logs["val_loss"]), float(logs.get("val_accuracy", 0.0)))
         if self.best_key is None or key > self.best_key:
             self.best_key = key
             self.best_values = [v.numpy() for v in self.classifier.variables]
             self.best_epoch = self.epochs_seen
-            self.best_val_accuracy = key[0]
+            self.best_val_accuracy = float(logs.get("val_accuracy", 0.0))
             self.since_best = 0
         else:
             self.since_best += 1

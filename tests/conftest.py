@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,11 @@ VIDEOS = SHARED / "videos"
 DATASETS = SHARED / "datasets"
 CASCADE_PATH = SHARED / "models" / "lbpcascade_animeface.xml"
 MOBILENET_PATH = SHARED / "models" / "mobilenet_2_5_224_tf_no_top.h5"
+
+# Module- and session-scoped fixtures run before the per-test fixture below: give them the same
+# offline asset lookup and a throwaway cache (never the user's).
+os.environ["STREAMER_ASSETS"] = str(SHARED)
+os.environ["STREAMER_CACHE"] = tempfile.mkdtemp(prefix="streamer-test-cache-")
 
 
 @pytest.fixture(autouse=True)
