@@ -15,17 +15,21 @@ $(BIN)/streamer: setup.cfg pyproject.toml
 
 setup: $(BIN)/streamer system-packages
 
-# Xvfb and xdotool for the live-window and screen-capture tests; installed when we are root.
+# Xvfb, xdotool and xrandr for the live-window and screen-capture tests; installed when we are root.
 system-packages:
-	@if ! command -v Xvfb >/dev/null || ! command -v xdotool >/dev/null; then \
+	@if ! command -v Xvfb >/dev/null || ! command -v xdotool >/dev/null || ! command -v xrandr >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xdotool >/dev/null) \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xdotool x11-xserver-utils >/dev/null) \
 	      || echo "warning: could not install xvfb/xdotool; GUI tests will be skipped"; \
 	  else echo "note: install xvfb and xdotool to run the GUI tests"; fi; \
 	fi
 
+# The setup (venv + install, skipped when up to date) is timed so the demo's table shows it:
+# DEMO_STARTED is taken when make reads this file, before the prerequisite is built.
+# DEMO_ARGS: e.g. --quick (fewer epochs, short clip) or --out DIR; see docs/demo.md.
+demo: DEMO_STARTED := $(shell date +%s)
 demo: $(BIN)/streamer
-	$(BIN)/python samples/demo.py $(DEMO_ARGS)
+	$(BIN)/python samples/demo.py --setup-seconds $$(( $$(date +%s) - $(DEMO_STARTED) )) $(DEMO_ARGS)
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

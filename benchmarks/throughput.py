@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -95,6 +96,12 @@ def peak_rss() -> int:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process, all threads (FFmpeg's and x264's included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_contender(args: argparse.Namespace) -> int:
     from benchmarks import throughput_contenders as contenders
 
@@ -102,6 +109,7 @@ def run_contender(args: argparse.Namespace) -> int:
     input_path, output_path = Path(args.input), Path(args.output)
     baseline_rss = RssSampler().rss()
     with RssSampler() as sampler:
+        cpu_before = cpu_seconds()
         started = time.perf_counter()
         if args.contender == "floor":
             result = contenders.run_floor(input_path, output_path, encoder)
@@ -112,13 +120,14 @@ def run_contender(args: argparse.Namespace) -> int:
         else:
             result = contenders.run_annotate(input_path, output_path, encoder, Path(args.model), Path(args.cascade))
         ended = time.perf_counter()
+        cpu_used = cpu_seconds() - cpu_before
     # VmHWM: the true peak of this process, including moments between samples. (Not
     # getrusage's ru_maxrss: Linux carries the parent's high-water mark into a forked child.)
     peak = peak_rss()
     samples = [(t - started, rss) for t, rss in sampler.samples if started <= t <= ended + 1.0]
     out_frames = inputs.clip_info(output_path).frames
     payload = dict(asdict(result), peak_rss=peak, baseline_rss=baseline_rss, rss_samples=samples,
-                   wall=ended - started, out_frames=out_frames)
+                   wall=ended - started, cpu_seconds=cpu_used, out_frames=out_frames)
     print(RESULT_PREFIX + json.dumps(payload), flush=True)
     return 0
 
@@ -139,6 +148,12 @@ class Measured:
     profile: str
     rss_samples: list
     source_fps: float
+    cpu_seconds: float  # user + system, all threads: less sensitive to other load than wall time
+
+    @property
+    def cpu_ms(self) -> float:
+        """CPU milliseconds per frame."""
+        return 1000.0 * self.cpu_seconds / max(self.frames, 1)
 
     @property
     def fps(self) -> float:
@@ -174,11 +189,12 @@ class Runner:
             contender=contender, input=clip.path.name, frames=data["frames"], seconds=data["seconds"],
             peak_rss=data["peak_rss"], out_frames=data["out_frames"], faces=data["faces"],
             stages=data["stages"], profile=data["profile"], rss_samples=data["rss_samples"],
-            source_fps=clip.frames / clip.seconds,
+            source_fps=clip.frames / clip.seconds, cpu_seconds=data["cpu_seconds"],
         )
         self.log.append(measured)
         print(f"  {contender:<9} {clip.path.name:<32} {measured.fps:6.1f} fps  "
-              f"({measured.frames} frames, {measured.seconds:.1f} s, peak RSS {mib(measured.peak_rss):.0f} MiB)",
+              f"({measured.frames} frames, {measured.seconds:.1f} s, CPU {measured.cpu_ms:.0f} ms/frame, "
+              f"peak RSS {mib(measured.peak_rss):.0f} MiB)",
               flush=True)
         return measured
 
@@ -215,8 +231,10 @@ def section_main(runner: Runner, clip: inputs.ClipInfo, report: list[str]) -> di
         label = f"{name} (extra: FileSource → Mp4Sink, no vision)" if name == IO else name
         every = ", ".join(f"{r.fps:.1f}" for r in runs[name])
         rows.append([label, f"{m.fps:.1f}", every, f"{m.realtime:.2f}x", f"{m.fps / floor:.2f}", f"{m.fps / naive:.1f}",
-                     f"{mib(m.peak_rss):.0f}", f"{m.frames}/{m.out_frames}"])
-    headers = ["contender", "fps", "all runs", "real-time", "vs floor", "vs naive", "peak RSS MiB", "frames in/out"]
+                     f"{m.cpu_ms:.0f}", f"{m.cpu_ms / best['floor'].cpu_ms:.2f}", f"{mib(m.peak_rss):.0f}",
+                     f"{m.frames}/{m.out_frames}"])
+    headers = ["contender", "fps", "all runs", "real-time", "vs floor", "vs naive", "CPU ms/frame", "CPU vs floor",
+               "peak RSS MiB", "frames in/out"]
     table = markdown_table(headers, rows)
     profile = best["annotate"].profile
     text = (f"### 1080p: floor, naive, annotate\n\nInput: {clip.path.name}, {clip.width}x{clip.height}, "
@@ -226,6 +244,7 @@ def section_main(runner: Runner, clip: inputs.ClipInfo, report: list[str]) -> di
     print("\n" + text, flush=True)
     report.append(text)
     return {name: {"fps": best[name].fps, "runs": [r.fps for r in runs[name]], "peak_rss_mib": mib(best[name].peak_rss),
+                   "cpu_ms_per_frame": best[name].cpu_ms,
                    "stages_s": best[name].stages, "frames": best[name].frames}
             for name in order}
 
@@ -260,7 +279,8 @@ def section_scaling(
     results: dict[str, dict[str, Measured]] = {}
     for key, clip in clips:
         results[key] = {name: runner.run(name, clip) for name in contenders}
-    headers = [label, "size", "frames"] + [f"{name} fps" for name in contenders] + ["annotate / floor"]
+    headers = [label, "size", "frames"] + [f"{name} fps" for name in contenders] + ["annotate / floor",
+                                                                                 "CPU ms/frame floor, annotate"]
     if "naive" in contenders:
         headers += ["annotate / naive", "faces found per frame (naive)"]
     rows = []
@@ -268,6 +288,7 @@ def section_scaling(
         r = results[key]
         row = [key, f"{clip.width}x{clip.height}", str(clip.frames)] + [f"{r[n].fps:.1f}" for n in contenders]
         row.append(f"{r['annotate'].fps / r['floor'].fps:.2f}")
+        row.append(f"{r['floor'].cpu_ms:.0f}, {r['annotate'].cpu_ms:.0f}")
         if "naive" in contenders:
             row += [f"{r['annotate'].fps / r['naive'].fps:.1f}", f"{r['naive'].faces / max(r['naive'].frames, 1):.2f}"]
         rows.append(row)

@@ -24,7 +24,9 @@ also into OUT/results.json. Not part of the test suite.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -36,9 +38,11 @@ from typing import Sequence
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # samples/ and streamer/ from this checkout, as a script or a module
     sys.path.insert(0, str(REPO))
+if "STREAMER_ASSETS" not in os.environ and (REPO.parent / "shared").is_dir():
+    os.environ["STREAMER_ASSETS"] = str(REPO.parent / "shared")  # the checkout's reference data, as CI has it
 
 from samples import make_clip as mc  # noqa: E402
-from streamer import assets  # noqa: E402
+from streamer import assets, labeler, model_contract  # noqa: E402
 from streamer.annotate import annotate  # noqa: E402
 from streamer.errors import InputError, StreamerError  # noqa: E402
 from streamer.groundtruth import read_truth  # noqa: E402
@@ -68,12 +72,25 @@ DATASETS = {
 
 
 @dataclass(frozen=True)
+class Still:
+    """`streamer evaluate` on the still test images: argmax accuracy, and the share that would
+    also clear annotate's unknown threshold (the video figure counts `unknown` as wrong)."""
+
+    accuracy: float
+    correct: int
+    total: int
+    correct_above_threshold: int
+
+    @property
+    def accuracy_at_threshold(self) -> float:
+        return self.correct_above_threshold / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
 class Figures:
     dataset: str
     model: Path
-    still_accuracy: float
-    still_correct: int
-    still_total: int
+    still: Still
     video: VideoScore
     clip_frames: int
     clip_shots: int
@@ -83,7 +100,12 @@ class Figures:
         return {
             "dataset": self.dataset,
             "model": str(self.model),
-            "still": {"accuracy": self.still_accuracy, "correct": self.still_correct, "total": self.still_total},
+            "still": {
+                "accuracy": self.still.accuracy,
+                "correct": self.still.correct,
+                "total": self.still.total,
+                "accuracy_at_threshold": self.still.accuracy_at_threshold,
+            },
             "clip": {"frames": self.clip_frames, "shots": self.clip_shots},
             "video": self.video.to_dict(),
             "targets": targets(self),
@@ -95,7 +117,7 @@ def targets(figures: Figures) -> dict[str, bool | None]:
     return {
         "name_accuracy_at_least_still": None
         if video.name_accuracy is None
-        else video.name_accuracy >= figures.still_accuracy,
+        else video.name_accuracy >= figures.still.accuracy,
         "under_one_flip_per_track": None if video.flips_per_track is None else video.flips_per_track < 1.0,
     }
 
@@ -158,12 +180,13 @@ def find_or_train_model(dataset: Dataset, work: Path, given: Path | None, train_
     return onnx_path
 
 
-def still_accuracy(model: Path, test_dir: Path, work: Path) -> tuple[float, int, int]:
+def still_accuracy(model: Path, test_dir: Path, work: Path, threshold: float) -> Still:
     out = run_command(
         streamer_command("evaluate", str(model), str(test_dir), "--json", "-q", "-f", "-o", str(work / "evaluation"))
     )
     data = json.loads(out)
-    return float(data["accuracy"]), int(data["correct"]), int(data["total"])
+    above = sum(1 for image in data["images"] if image["ok"] and image["top"][0]["score"] >= threshold)
+    return Still(float(data["accuracy"]), int(data["correct"]), int(data["total"]), above)
 
 
 def clip_paths(work: Path) -> tuple[Path, Path, Path, Path]:
@@ -171,7 +194,9 @@ def clip_paths(work: Path) -> tuple[Path, Path, Path, Path]:
     return work / "clip.mp4", work / "clip.truth.jsonl", work / "annotated.mp4", work / "clip.jsonl"
 
 
-def measure(dataset: Dataset, model: Path, work: Path, settings: LoopSettings, seed: int) -> tuple[VideoScore, int, int, float]:
+def measure(
+    dataset: Dataset, model: Path, work: Path, settings: LoopSettings, seed: int, seconds: float | None
+) -> tuple[VideoScore, int, int, float]:
     clip, truth_path, annotated, sidecar = clip_paths(work)
     asset, split, stems = mc.PRESETS[dataset.preset]
     started = time.perf_counter()
@@ -180,7 +205,7 @@ def measure(dataset: Dataset, model: Path, work: Path, settings: LoopSettings, s
         clip,
         truth_path,
         select=mc.stem_range(*stems) if stems else None,
-        seconds=None,  # every usable image of the split, once
+        seconds=seconds,  # None: every usable image of the split, once
         seed=seed,
         force=True,
     )
@@ -202,7 +227,7 @@ def pct(value: float | None) -> str:
 
 def table(rows: Sequence[Figures]) -> list[str]:
     head = (
-        "dataset", "still acc", "video name acc", "identity acc", "unknown", "recall", "precision",
+        "dataset", "still acc", "still@thr", "video name acc", "identity acc", "unknown", "recall", "precision",
         "flips/track", "id switches", "frames", "shots",
     )
     body = []
@@ -210,7 +235,8 @@ def table(rows: Sequence[Figures]) -> list[str]:
         v = f.video
         body.append((
             f.dataset,
-            f"{pct(f.still_accuracy)} ({f.still_correct}/{f.still_total})",
+            f"{pct(f.still.accuracy)} ({f.still.correct}/{f.still.total})",
+            pct(f.still.accuracy_at_threshold),
             f"{pct(v.name_accuracy)} ({v.correct}/{v.matched})",
             f"{pct(v.identity_accuracy)} ({v.identities_named}/{v.identities_detected})",
             pct(v.unknown_rate),
@@ -226,20 +252,25 @@ def table(rows: Sequence[Figures]) -> list[str]:
     return [line(head), *(line(r) for r in body)]
 
 
-def reproduce_lines(argv: Sequence[str], rows: Sequence[Figures], out: Path, settings: LoopSettings, seed: int) -> list[str]:
+def reproduce_lines(
+    argv: Sequence[str], rows: Sequence[Figures], out: Path, settings: LoopSettings, seed: int, seconds: float | None
+) -> list[str]:
     lines = ["reproduce: " + shlex.join(["python", "benchmarks/video_accuracy.py", *argv]), "by hand, per dataset:"]
     loop = []
     if settings.detect_every != DEFAULT_DETECT_EVERY:
         loop += ["--detect-every", str(settings.detect_every)]
     if settings.threshold != DEFAULT_THRESHOLD:
         loop += ["--threshold", str(settings.threshold)]
+    if labeler.face_crop_box is not model_contract.face_crop_box:
+        lines.append("  (--crop-margin is a what-if inside this script; the commands below run the shipped margin)")
+    length = "--every-image" if seconds is None else f"--seconds {seconds:g}"
     for f in rows:
         clip, truth, annotated, sidecar = (_relative(p) for p in clip_paths(out / f.dataset))
         test_dir = "DATA_DIR" if DATASETS[f.dataset].raw else _relative(dataset_folder(DATASETS[f.dataset]) / "test")
         model = _relative(f.model)
         preset = DATASETS[f.dataset].preset
         lines += [
-            f"  python samples/make_clip.py --preset {preset} --every-image --seed {seed} --force {clip}",
+            f"  python samples/make_clip.py --preset {preset} {length} --seed {seed} --force {clip}",
             "  " + shlex.join(["streamer", "annotate", clip, "-o", annotated, "-m", model, "--sidecar", sidecar, "-f", *loop]),
             "  " + shlex.join(["streamer", "score", sidecar, truth]),
             "  " + shlex.join(["streamer", "evaluate", model, test_dir, "--json"])
@@ -279,12 +310,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="classifier (.onnx) for a dataset, e.g. keima3=model.onnx (default: train_accuracy.py's, "
                         "else one trained here)")
     parser.add_argument("--seed", type=int, default=0, help="clip seed: camera moves, pairs, order (default 0)")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="clip length; images are drawn again when they run out (default: every test image once)")
     parser.add_argument("--detect-every", type=int, default=DEFAULT_DETECT_EVERY, metavar="N",
                         help=f"annotate's --detect-every (default {DEFAULT_DETECT_EVERY}, as shipped)")
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, metavar="P",
                         help=f"annotate's --threshold (default {DEFAULT_THRESHOLD}, as shipped)")
     parser.add_argument("--train-args", default="", metavar="ARGS",
                         help="extra `streamer train` options when a model is trained here, e.g. '--epochs 5'")
+    parser.add_argument("--crop-margin", type=float, default=None, metavar="M",
+                        help="DIAGNOSTIC: make annotate cut classifier crops with margin M instead of the contract's "
+                        f"{model_contract.CROP_MARGIN} (what-if for a model trained on crops cut another way)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"work folder (default {_relative(DEFAULT_OUT)})")
     return parser
 
@@ -297,6 +333,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except argparse.ArgumentTypeError as exc:
         build_parser().error(str(exc))
     settings = LoopSettings(detect_every=args.detect_every, threshold=args.threshold)
+    if args.crop_margin is not None:
+        # The labeler cuts its crops with model_contract.face_crop_box; a what-if, not a setting.
+        labeler.face_crop_box = functools.partial(model_contract.face_crop_box, margin=args.crop_margin)
     rows = []
     try:
         for name in args.datasets:
@@ -305,20 +344,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             work.mkdir(parents=True, exist_ok=True)
             print(f"{name}:", file=sys.stderr)
             model = find_or_train_model(dataset, work, models.get(name), shlex.split(args.train_args))
-            accuracy, correct, total = still_accuracy(model, still_test_dir(dataset, work), work)
-            video, frames, shots, seconds = measure(dataset, model, work, settings, args.seed)
-            rows.append(Figures(name, model, accuracy, correct, total, video, frames, shots, seconds))
+            still = still_accuracy(model, still_test_dir(dataset, work), work, settings.threshold)
+            video, frames, shots, seconds = measure(dataset, model, work, settings, args.seed, args.seconds)
+            rows.append(Figures(name, model, still, video, frames, shots, seconds))
             print(f"  done in {seconds:.0f} s (clip + annotate + score)", file=sys.stderr)
     except StreamerError as exc:
         print(f"video_accuracy: error: {exc}", file=sys.stderr)
         return exc.exit_code
     (args.out / "results.json").write_text(
-        json.dumps({"argv": argv, "seed": args.seed, "detect_every": settings.detect_every,
-                    "threshold": settings.threshold, "results": [r.to_dict() for r in rows]}, indent=2) + "\n",
+        json.dumps({"argv": argv, "seed": args.seed, "seconds": args.seconds, "detect_every": settings.detect_every,
+                    "threshold": settings.threshold, "crop_margin": args.crop_margin,
+                    "results": [r.to_dict() for r in rows]}, indent=2) + "\n",
         encoding="utf-8",
     )
-    print(f"video accuracy (annotate --detect-every {settings.detect_every} --threshold {settings.threshold:g}; "
-          f"clips of every test image, seed {args.seed}; IoU >= 0.5)")
+    margin = "" if args.crop_margin is None else f"; DIAGNOSTIC crop margin {args.crop_margin:g}"
+    clips = "every test image once" if args.seconds is None else f"{args.seconds:g} s of test images"
+    print(f"video accuracy (annotate --detect-every {settings.detect_every} --threshold {settings.threshold:g}{margin}; "
+          f"clips of {clips}, seed {args.seed}; IoU >= 0.5)")
     for line in table(rows):
         print(line)
     print()
@@ -328,7 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{f.dataset}: video name accuracy >= still accuracy: {verdict(t['name_accuracy_at_least_still'])}; "
               f"< 1 label flip per track: {verdict(t['under_one_flip_per_track'])}  (model {_relative(f.model)})")
     print()
-    for line in reproduce_lines(argv, rows, args.out, settings, args.seed):
+    for line in reproduce_lines(argv, rows, args.out, settings, args.seed, args.seconds):
         print(line)
     print(f"figures also in {_relative(args.out / 'results.json')}")
     return 0

@@ -582,10 +582,12 @@ class StreamSource(VideoSource):
     def _read(self) -> Iterator[Frame]:
         timeline = _Timeline(self.info.time_base, self.info.average_rate)
         index = 0
+        connection = None
         try:
             while True:
                 reason = None
-                for item in self._connection(timeline):
+                connection = self._connection(timeline)
+                for item in connection:
                     if isinstance(item, str):  # the connection dropped
                         reason = item
                         break
@@ -605,6 +607,7 @@ class StreamSource(VideoSource):
                 if index == 0:
                     raise SourceError(f"{self.url} delivered no frame: {reason}")
                 lost_at = time.monotonic()
+                connection.close()  # its demuxer must finish before the container goes
                 self._container.close()
                 container = self._reconnect(reason)
                 if container is None:
@@ -612,6 +615,8 @@ class StreamSource(VideoSource):
                 self._container = container
                 timeline.new_segment(gap=time.monotonic() - lost_at)
         finally:
+            if connection is not None:
+                connection.close()
             self.close()
 
     def _connection(self, timeline: "_Timeline") -> Iterator[tuple[np.ndarray, int, tuple[Any, ...]] | str]:
@@ -628,6 +633,12 @@ class StreamSource(VideoSource):
             stream for stream in container.streams.audio if self._audio_codecs.get(stream.index) == stream.codec_context.name
         )
         packets = container.demux(video, *audio)
+        try:
+            yield from self._pictures(packets, video, timeline)
+        finally:
+            packets.close()
+
+    def _pictures(self, packets: Iterator[Any], video: Any, timeline: "_Timeline") -> Iterator[tuple[np.ndarray, int, tuple[Any, ...]] | str]:
         pending_audio: list[Any] = []
         size = (self.info.width, self.info.height)
         while True:

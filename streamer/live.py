@@ -280,40 +280,20 @@ def run_live(
     window: show the preview window (needs a display; see streamer.window).
     max_frames, duration: stop after this many shown frames / seconds of wall time.
     stats_every: seconds between figure lines on `log` (None: only the final summary).
-    log: where figure and stream-event lines go (default stderr; None-like: pass open(os.devnull)).
+    log: a text stream for the figure and stream-event lines (default stderr).
     stop: a StopRequests the caller controls (default: one that listens to SIGINT/SIGTERM).
     """
-    if settings.detect_every < 1:
-        raise UsageError("--detect-every must be 1 or more")
-    if not 0.0 <= settings.threshold <= 1.0:
-        raise UsageError("--threshold must be between 0 and 1")
-    if max_frames is not None and max_frames < 1:
-        raise UsageError("--max-frames must be 1 or more")
-    if duration is not None and duration <= 0:
-        raise UsageError("--duration must be above 0 seconds")
+    try:
+        loop, timer, record_path, sidecar_path = _prepare(
+            source, classifier, detector, cascade_path=cascade_path, settings=settings, record=record, sidecar=sidecar,
+            window=window, max_frames=max_frames, duration=duration, force=force, profile=profile,
+        )
+    except BaseException:
+        if isinstance(source, VideoSource):
+            source.close()  # the caller handed it over
+        raise
     log = log if log is not None else sys.stderr
     say = _printer(log)
-    model_inputs = [classifier] if isinstance(classifier, (str, os.PathLike)) else []
-    file_input = [source] if isinstance(source, (str, os.PathLike)) and source_kind(source) == "file" else []
-    # Outputs first: a typo in a path fails at once, not after the stream opened.
-    record_path = check_output_path(record, file_input + model_inputs, force=force) if record is not None else None
-    sidecar_path = None
-    if sidecar is not None:
-        check_sidecar_path(sidecar)
-        others = file_input + model_inputs + ([record_path] if record_path else [])
-        sidecar_path = check_output_path(sidecar, others, force=force)
-        if sidecar_path.suffix.lower() == ".csv":
-            check_output_path(summary_path(sidecar_path), others, force=force)
-    if window:
-        from streamer.window import check_display, check_import_order
-
-        check_display()
-        check_import_order()
-
-    model = OnnxClassifier(classifier) if isinstance(classifier, (str, os.PathLike)) else classifier
-    detector = detector if detector is not None else CascadeDetector(cascade_path, detect_width=settings.detect_width)
-    timer = StageTimer(enabled=profile)
-    loop = RecognitionLoop(detector, model, settings, timer)
 
     with contextlib.ExitStack() as stack:
         stop = stack.enter_context(stop if stop is not None else StopRequests())
@@ -378,6 +358,54 @@ def run_live(
         kept = " (the recording up to that point was kept)" if record_path is not None and meter.shown else ""
         raise SourceError(f"{source_error}{kept}")
     return result
+
+
+def _prepare(
+    source: str | os.PathLike | VideoSource,
+    classifier: str | os.PathLike | Classifier,
+    detector: Any | None,
+    *,
+    cascade_path: str | os.PathLike | None,
+    settings: LoopSettings,
+    record: str | os.PathLike | None,
+    sidecar: str | os.PathLike | None,
+    window: bool,
+    max_frames: int | None,
+    duration: float | None,
+    force: bool,
+    profile: bool,
+) -> tuple[RecognitionLoop, StageTimer, Path | None, Path | None]:
+    """Check the arguments and the outputs, load the model: all that can fail before the source opens."""
+    if settings.detect_every < 1:
+        raise UsageError("--detect-every must be 1 or more")
+    if not 0.0 <= settings.threshold <= 1.0:
+        raise UsageError("--threshold must be between 0 and 1")
+    if max_frames is not None and max_frames < 1:
+        raise UsageError("--max-frames must be 1 or more")
+    if duration is not None and duration <= 0:
+        raise UsageError("--duration must be above 0 seconds")
+    model_inputs = [classifier] if isinstance(classifier, (str, os.PathLike)) else []
+    file_input = [source] if isinstance(source, (str, os.PathLike)) and source_kind(source) == "file" else []
+    # Outputs first: a typo in a path fails at once, not after the stream opened.
+    record_path = check_output_path(record, file_input + model_inputs, force=force) if record is not None else None
+    sidecar_path = None
+    if sidecar is not None:
+        check_sidecar_path(sidecar)
+        others = file_input + model_inputs + ([record_path] if record_path else [])
+        sidecar_path = check_output_path(sidecar, others, force=force)
+        if sidecar_path.suffix.lower() == ".csv":
+            check_output_path(summary_path(sidecar_path), others, force=force)
+    if window:
+        from streamer.window import check_display, check_import_order
+
+        check_display()
+        check_import_order()
+
+    model = OnnxClassifier(classifier) if isinstance(classifier, (str, os.PathLike)) else classifier
+    detector = detector if detector is not None else CascadeDetector(cascade_path, detect_width=settings.detect_width)
+    timer = StageTimer(enabled=profile)
+    loop = RecognitionLoop(detector, model, settings, timer)
+    return loop, timer, record_path, sidecar_path
 
 
 def _run(

@@ -7,9 +7,9 @@ picked), small clips made by the tests, an Xvfb server started here. Every wait 
 from __future__ import annotations
 
 import io
-import json
 import signal
 import subprocess
+import sys
 import threading
 import time
 from fractions import Fraction
@@ -30,12 +30,12 @@ from live_support import (
 )
 from media import make_clip, probe
 from onnx_models import make_color_classifier
-from streamer.capture import StreamSource
 from streamer.detect import CascadeDetector
-from streamer.errors import OutputError, UsageError
+from streamer.errors import OutputError, SourceError, UsageError
 from streamer.live import SourceOptions, run_live
 from streamer.pipeline import LoopSettings
 from streamer.sidecar import read_sidecar
+from streamer.sources import FileSource
 
 SAKURASOU = VIDEOS / "sakurasou_480p.mp4"
 ONEPIECE = VIDEOS / "onepiece_480p.mp4"
@@ -120,7 +120,7 @@ def test_live_reads_a_udp_stream_recognizes_and_records_it(tmp_path, model):
     )
     try:
         assert wait_for_udp_listener(port), "live did not start listening"
-        sent = stream_udp(SAKURASOU, port, end=4.0)  # faces appear from 2.2 s on
+        sent = stream_udp(SAKURASOU, port, end=3.5)  # faces appear from 2.2 s on
         _, errors = live.communicate(timeout=30)
     finally:
         stop(live)
@@ -130,9 +130,9 @@ def test_live_reads_a_udp_stream_recognizes_and_records_it(tmp_path, model):
     recorded = probe(out)
     # Timestamps are the stream's, from 0: the recording lasts as long as what was sent.
     assert recorded["first_time"] == 0.0
-    assert recorded["duration"] == pytest.approx(4.0, abs=0.35)
+    assert recorded["duration"] == pytest.approx(3.5, abs=0.35)
     assert 0 < recorded["frames"] <= sent
-    assert recorded["audio_codec"] == "aac" and recorded["audio_duration"] == pytest.approx(4.0, abs=0.35)
+    assert recorded["audio_codec"] == "aac" and recorded["audio_duration"] == pytest.approx(3.5, abs=0.35)
     faces, summary = read_sidecar(sidecar)
     assert faces and summary.frames == recorded["frames"]
     assert {face.name for face in faces} <= {"red", "green", "blue", "unknown"}
@@ -147,10 +147,10 @@ def test_a_dropped_stream_is_reconnected_then_given_up_cleanly(tmp_path, model):
         try:
             if not wait_for_udp_listener(port):
                 return
-            stream_udp(ONEPIECE, port, end=1.5)
-            time.sleep(1.5)  # the outage: live notices after its read timeout
+            stream_udp(ONEPIECE, port, end=1.2)
+            time.sleep(1.2)  # the outage: live notices after its read timeout
             if wait_for_udp_listener(port):  # the receiver's reconnect attempt is listening
-                stream_udp(ONEPIECE, port, end=1.5)
+                stream_udp(ONEPIECE, port, end=1.2)
         finally:
             sender_done.set()
 
@@ -159,29 +159,16 @@ def test_a_dropped_stream_is_reconnected_then_given_up_cleanly(tmp_path, model):
     log = io.StringIO()
     result = run_live(
         f"udp://127.0.0.1:{port}", model, record=out, window=False, stats_every=None, log=log,
-        source_options=SourceOptions(open_timeout=15, read_timeout=0.6, reconnect_for=2.5),
+        source_options=SourceOptions(open_timeout=15, read_timeout=0.5, reconnect_for=1.5),
     )
     assert sender_done.wait(10)
     text = log.getvalue()
-    assert "reconnecting for up to 2.5 s" in text and f"reconnected to udp://127.0.0.1:{port}" in text
-    assert "did not come back within 2.5 s" in result.end_reason
+    assert "reconnecting for up to 1.5 s" in text and f"reconnected to udp://127.0.0.1:{port}" in text
+    assert "did not come back within 1.5 s" in result.end_reason
     recorded = probe(out)
     # Both pieces are in the recording, the second after a gap about as long as the outage.
     assert recorded["frames"] == result.frames
-    assert 3.0 - 0.5 < recorded["duration"] < 1.5 + 1.5 + 1.5 + 1.0
-
-
-def test_a_stream_that_never_sends_fails_in_one_line_within_the_open_timeout(model):
-    url = f"udp://127.0.0.1:{free_udp_port()}"
-    done = subprocess.run(
-        [*STREAMER, "live", "--source", url, "--model", str(model),
-         "--no-window", "--open-timeout", "1"],
-        capture_output=True, text=True, timeout=60, env=env_for(None),
-    )
-    assert done.returncode == 7
-    assert done.stderr.strip().splitlines() == [
-        f"streamer: error: no stream at {url}: nothing received within 1 s"
-    ]
+    assert 2 * 1.2 - 0.5 < recorded["duration"] < 1.2 + 1.2 + 1.2 + 1.0
 
 
 # -- stopping: signals ------------------------------------------------------------------------------
@@ -226,6 +213,7 @@ def test_without_a_display_the_error_suggests_no_window(model):
     ]
 
 
+@pytest.mark.gui
 def test_the_window_shows_frames_and_q_closes_it(tmp_path, model):
     require_binaries("Xvfb", "xdotool")
     out = tmp_path / "window.mp4"
@@ -243,17 +231,15 @@ def test_the_window_shows_frames_and_q_closes_it(tmp_path, model):
             assert window, "no window titled 'streamer live'"
             name = subprocess.run(["xdotool", "getwindowname", window], env=env, capture_output=True, text=True, timeout=10)
             assert name.stdout.strip() == f"streamer live - {SAKURASOU}"
-            content = _grab(display, 0, 0, 852, 480)
             subprocess.run(["xdotool", "windowfocus", "--sync", window, "key", "q"], env=env, check=True, timeout=10)
             live.wait(15)
         finally:
             stop(live, signal.SIGKILL)
     errors = reader.text()
     assert live.returncode == 0, errors
-    assert "live: quit: " in errors
-    # The window showed the video: a picture (not a blank window), with the status line on it.
-    assert content.std() > 20
-    assert probe(out)["frames"] > 0
+    # Frames were shown (the count is of frames passed to the window), then q ended the run.
+    shown = int(errors.split("live: quit: ")[1].split(" frames")[0])
+    assert shown > 0 and probe(out)["frames"] == shown
 
 
 def _find_window(title: str, env: dict, attempts: int = 100):
@@ -265,9 +251,42 @@ def _find_window(title: str, env: dict, attempts: int = 100):
     return None
 
 
-def _grab(display: str, x: int, y: int, width: int, height: int):
-    from streamer.capture import ScreenSource
+def test_the_window_refuses_a_display_that_does_not_answer(monkeypatch):
+    from streamer.window import check_display
 
-    with ScreenSource(f"screen:0@{x},{y},{width},{height}", display=display) as source:
-        for frame in source:
-            return frame.to_bgr()
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.setenv("DISPLAY", ":97")
+    with pytest.raises(UsageError, match=r"cannot reach the X display ':97'.*--no-window"):
+        check_display()
+
+
+@pytest.mark.parametrize("imports, refused", [("import av, cv2", True), ("import cv2, av", False)])
+def test_importing_av_before_cv2_is_refused_instead_of_hanging_the_window(imports, refused):
+    code = f"{imports}\nfrom streamer.window import check_import_order\ncheck_import_order()\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env_for(None))
+    assert (done.returncode != 0) == refused
+    assert ("imported before OpenCV" in done.stderr) == refused
+
+
+# -- a source that fails mid-way ----------------------------------------------------------------------
+
+
+class UnpluggedAfter(FileSource):
+    """A real file source that fails like an unplugged camera after `count` frames."""
+
+    def __init__(self, path, count: int) -> None:
+        super().__init__(path, threaded=False)
+        self.count = count
+
+    def frames(self):
+        for frame in super().frames():
+            if frame.index == self.count:
+                raise SourceError("webcam /dev/video0 stopped delivering frames after 10 (unplugged?)")
+            yield frame
+
+
+def test_a_source_failing_mid_way_keeps_the_recording_and_reports_the_error(tmp_path, model):
+    out = tmp_path / "kept.mp4"
+    with pytest.raises(SourceError, match=r"stopped delivering frames after 10 .*the recording up to that point was kept"):
+        run_live(UnpluggedAfter(SAKURASOU, 10), model, record=out, window=False, stats_every=None, log=io.StringIO())
+    assert probe(out)["frames"] == 10
