@@ -51,6 +51,7 @@ RESOLUTIONS = (("480p", 852, 480), ("720p", 1280, 720), ("1080p", 1920, 1080), (
 FOUR_K_MAX_SECONDS = 3.0
 RESULT_PREFIX = "THROUGHPUT-RESULT "
 DOCS_IMG = REPO / "docs" / "img" / "throughput_scaling.png"
+DEMO_MODEL = REPO / "demo-out" / "model" / "model.onnx"  # what `make demo` trains (MobileNet 0.25, keima3)
 # Character names for the stand-in classifier, one per keima3 character.
 STAND_IN_LABELS = {"nishikino_maki": (40, 40, 220), "sakurauchi_riko": (200, 120, 255), "takimoto_hifumi": (230, 140, 40)}
 
@@ -373,9 +374,10 @@ def stand_in_model(out: Path) -> Path:
 def choose_model(args: argparse.Namespace, out: Path) -> tuple[Path, str]:
     if args.model:
         return Path(args.model), f"{args.model} (given)"
-    exported = sorted((REPO / "models").glob("*.onnx"))
+    # A real exported classifier when there is one: models/, then the one `make demo` trains.
+    exported = sorted((REPO / "models").glob("*.onnx")) + [p for p in (DEMO_MODEL,) if p.is_file()]
     if exported:
-        return exported[0], f"{exported[0].relative_to(REPO)} (exported model found in models/)"
+        return exported[0], f"{exported[0].relative_to(REPO)} (exported classifier)"
     return stand_in_model(out), ("stand-in colour classifier (tests/onnx_models.make_color_classifier: "
                                  "ReduceMean + MatMul + Softmax, 3 labels, 96x96 input)")
 
@@ -468,7 +470,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="--seconds 8 --long-seconds 90 --scale-seconds 3 --repeat 1, no naive in the scaling runs")
     parser.add_argument("--only", help=f"comma-separated sections to run ({','.join(SECTIONS)})")
-    parser.add_argument("--model", help="classifier ONNX (default: models/*.onnx, else a stand-in colour classifier)")
+    parser.add_argument("--model", help="classifier ONNX (default: models/*.onnx, else demo-out/model/model.onnx from "
+                        "`make demo`, else a stand-in colour classifier)")
     parser.add_argument("--cascade", default=str(inputs.CASCADE), help="anime-face cascade XML")
     parser.add_argument("--preset", default="veryfast", help="x264 preset for every contender (default veryfast)")
     parser.add_argument("--crf", type=int, default=23, help="x264 crf for every contender (default 23)")

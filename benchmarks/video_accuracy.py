@@ -90,6 +90,7 @@ class Still:
 class Figures:
     dataset: str
     model: Path
+    test_dir: Path  # the still test images (or a prepared folder holding test/)
     still: Still
     video: VideoScore
     clip_frames: int
@@ -100,6 +101,7 @@ class Figures:
         return {
             "dataset": self.dataset,
             "model": str(self.model),
+            "still_test_dir": str(self.test_dir),
             "still": {
                 "accuracy": self.still.accuracy,
                 "correct": self.still.correct,
@@ -266,24 +268,30 @@ def reproduce_lines(
     length = "--every-image" if seconds is None else f"--seconds {seconds:g}"
     for f in rows:
         clip, truth, annotated, sidecar = (_relative(p) for p in clip_paths(out / f.dataset))
-        test_dir = "DATA_DIR" if DATASETS[f.dataset].raw else _relative(dataset_folder(DATASETS[f.dataset]) / "test")
-        model = _relative(f.model)
-        preset = DATASETS[f.dataset].preset
+        dataset = DATASETS[f.dataset]
+        model, test_dir = _relative(f.model), _relative(f.test_dir)
+        if dataset.raw:
+            raw = _relative(dataset_folder(dataset) / dataset.raw)
+            lines.append("  " + shlex.join(["streamer", "prepare", raw, test_dir]) + "   # the faces; test = 31-36")
+        if f.model.resolve() == (out / f.dataset / "model" / "model.onnx").resolve():  # trained by this script
+            data = test_dir if dataset.raw else _relative(dataset_folder(dataset))
+            keras_path = _relative(f.model.with_suffix(".keras"))
+            lines += [
+                "  " + shlex.join(["streamer", "train", data, "-o", keras_path]),
+                "  " + shlex.join(["streamer", "export", keras_path, "-o", model]),
+            ]
         lines += [
-            f"  python samples/make_clip.py --preset {preset} {length} --seed {seed} --force {clip}",
+            f"  python samples/make_clip.py --preset {dataset.preset} {length} --seed {seed} --force {clip}",
             "  " + shlex.join(["streamer", "annotate", clip, "-o", annotated, "-m", model, "--sidecar", sidecar, "-f", *loop]),
             "  " + shlex.join(["streamer", "score", sidecar, truth]),
-            "  " + shlex.join(["streamer", "evaluate", model, test_dir, "--json"])
-            + ("   # DATA_DIR: `streamer prepare <keima3>/raw DATA_DIR`" if test_dir == "DATA_DIR" else ""),
+            "  " + shlex.join(["streamer", "evaluate", model, test_dir, "--json"]),
         ]
     return lines
 
 
 def _relative(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(REPO))
-    except ValueError:
-        return str(path)
+    """The path as typed from the repository root (../shared/... for the reference data)."""
+    return os.path.relpath(path.resolve(), REPO)
 
 
 # --- command line ---------------------------------------------------------------------------
@@ -344,9 +352,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             work.mkdir(parents=True, exist_ok=True)
             print(f"{name}:", file=sys.stderr)
             model = find_or_train_model(dataset, work, models.get(name), shlex.split(args.train_args))
-            still = still_accuracy(model, still_test_dir(dataset, work), work, settings.threshold)
+            test_dir = still_test_dir(dataset, work)
+            still = still_accuracy(model, test_dir, work, settings.threshold)
             video, frames, shots, seconds = measure(dataset, model, work, settings, args.seed, args.seconds)
-            rows.append(Figures(name, model, still, video, frames, shots, seconds))
+            rows.append(Figures(name, model, test_dir, still, video, frames, shots, seconds))
             print(f"  done in {seconds:.0f} s (clip + annotate + score)", file=sys.stderr)
     except StreamerError as exc:
         print(f"video_accuracy: error: {exc}", file=sys.stderr)

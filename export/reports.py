@@ -29,6 +29,8 @@ def plot_training_curves(history: Sequence, path: str | os.PathLike, title: str 
     history: records with fields phase, epoch, loss, accuracy, val_loss, val_accuracy.
     """
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     epochs = [r.epoch for r in history]
     figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 4))
     for axes, key, label in ((loss_axes, "loss", "loss"), (accuracy_axes, "accuracy", "accuracy")):
@@ -40,6 +42,7 @@ def plot_training_curves(history: Sequence, path: str | os.PathLike, title: str 
         if fine_tune:
             axes.axvspan(fine_tune[0] - 0.5, fine_tune[-1] + 0.5, color="0.9", label="fine-tuning")
         axes.set_xlabel("epoch")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_ylabel(label)
         axes.grid(alpha=0.3)
         axes.legend(loc="best", fontsize="small")

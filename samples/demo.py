@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -115,7 +116,23 @@ class ChosenFrame:
     names: tuple[str, ...]  # the named (not unknown) faces in it
 
 
+class StepFailed(StreamerError):
+    """A step's command failed (its own message is above); the demo exits with its exit code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 # --- the steps ------------------------------------------------------------------------------
+
+
+def display(path: Path) -> str:
+    """`path` relative to the working directory when it is below it (shorter to read and click)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def streamer_command() -> list[str]:
@@ -127,37 +144,40 @@ def streamer_command() -> list[str]:
 
 def run_step(command: Sequence[str], shown: Sequence[str]) -> float:
     """Run one command with the terminal as its output (progress bars, summaries, errors show
-    as they would for a user); its wall time in seconds. InputError if it fails."""
+    as they would for a user); its wall time in seconds. StepFailed if it fails."""
     print(f"\n$ {shlex.join(shown)}", flush=True)
     started = time.perf_counter()
     result = subprocess.run(list(command))
     seconds = time.perf_counter() - started
+    if result.returncode in (130, -signal.SIGINT):
+        raise KeyboardInterrupt
     if result.returncode != 0:
-        if result.returncode in (130, -2):
-            raise KeyboardInterrupt
-        raise InputError(f"`{shlex.join(shown)}` failed with exit code {result.returncode} (its message is above)")
+        # A negative code is a signal (a crash, OOM killer): report it the shell's way, 128 + signal.
+        code = result.returncode if result.returncode > 0 else 128 - result.returncode
+        raise StepFailed(f"`{shlex.join(shown)}` failed with exit code {code} (its message is above)", code)
     return seconds
 
 
 def steps(paths: DemoPaths, keima3: Path, mode: Mode) -> list[tuple[str, list[str]]]:
     """(step name, arguments) of every command, in order; arguments after `streamer` or, for
-    the clip, after `python samples/make_clip.py`."""
+    the clip, after `python samples/make_clip.py`. Paths below the working directory are
+    relative, so the printed commands can be copied as they are."""
     epochs = []
     if mode.epochs is not None:
         epochs += ["--epochs", str(mode.epochs)]
     if mode.fine_tune_epochs is not None:
         epochs += ["--fine-tune-epochs", str(mode.fine_tune_epochs)]
-    p = paths
+    prepared, keras, onnx, evaluation = (display(p) for p in (paths.prepared, paths.keras, paths.onnx, paths.evaluation))
+    clip, truth, labeled, sidecar = (display(p) for p in (paths.clip, paths.truth, paths.labeled, paths.sidecar))
     return [
-        ("prepare", ["prepare", str(keima3 / "raw"), str(p.prepared), "--force"]),
-        ("train", ["train", str(p.prepared), "-o", str(p.keras), "--weights", "imagenet", *epochs, "--force"]),
-        ("export", ["export", str(p.keras), "-o", str(p.onnx), "--force"]),
-        ("evaluate", ["evaluate", str(p.onnx), str(p.prepared), "-o", str(p.evaluation), "--force"]),
-        ("clip", ["--preset", CLIP_PRESET, "--data", str(keima3), "--seconds", f"{mode.clip_seconds:g}",
-                  "--truth", str(p.truth), "--force", str(p.clip)]),
-        ("annotate", ["annotate", str(p.clip), "-o", str(p.labeled), "-m", str(p.onnx),
-                      "--sidecar", str(p.sidecar), "--force"]),
-        ("score", ["score", str(p.sidecar), str(p.truth)]),
+        ("prepare", ["prepare", display(keima3 / "raw"), prepared, "--force"]),
+        ("train", ["train", prepared, "-o", keras, "--weights", "imagenet", *epochs, "--force"]),
+        ("export", ["export", keras, "-o", onnx, "--force"]),
+        ("evaluate", ["evaluate", onnx, prepared, "-o", evaluation, "--force"]),
+        ("clip", ["--preset", CLIP_PRESET, "--data", display(keima3), "--seconds", f"{mode.clip_seconds:g}",
+                  "--truth", truth, "--force", clip]),
+        ("annotate", ["annotate", clip, "-o", labeled, "-m", onnx, "--sidecar", sidecar, "--force"]),
+        ("score", ["score", sidecar, truth]),
     ]
 
 
@@ -213,14 +233,6 @@ def save_frame(video: Path, index: int, png: Path) -> None:
 
 
 # --- the summary ------------------------------------------------------------------------------
-
-
-def display(path: Path) -> str:
-    """`path` relative to the working directory when it is below it (shorter to read and click)."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def timing_table(times: Sequence[StepTime]) -> list[str]:

@@ -10,7 +10,8 @@ passed on (how this machine reaches its package indexes); everything the project
 (assets, Keras, matplotlib) starts empty. Uncommitted work is not in the clone.
 
 Slow (a full install plus the quick demo: minutes); the second command, `make test`, is what
-runs this file, so it is not run again from here.
+runs this file, so it is not run again from here. The demo's own pieces (frame choice, output
+folder, missing assets, frame extraction) have fast tests at the end.
 """
 
 from __future__ import annotations
@@ -28,10 +29,17 @@ import av
 import numpy as np
 import pytest
 
+from streamer.errors import InputError, OutputError
 from streamer.groundtruth import read_truth
-from streamer.sidecar import read_sidecar
+from streamer.sidecar import FaceRecord, read_sidecar
 
 from conftest import REPO, SHARED
+from media import make_clip
+
+# samples/ is not an installed package: import it from the checkout.
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+from samples import demo  # noqa: E402
 
 KEIMA3_NAMES = {"nishikino_maki", "sakurauchi_riko", "takimoto_hifumi"}
 INSTALL_AND_DEMO_TIMEOUT_S = 45 * 60  # a first install downloads TensorFlow; cached, it is minutes
@@ -86,7 +94,8 @@ def clean_env(home: Path, cache: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def fresh_demo(tmp_path_factory):
-    """Clone HEAD, run `make demo DEMO_ARGS=--quick` there; (clone, completed process, cache)."""
+    """Clone HEAD, run `make demo DEMO_ARGS=--quick` there; (clone, completed process with
+    stdout and stderr together in .stdout, cache)."""
     for tool in ("git", "make"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed")
@@ -102,12 +111,13 @@ def fresh_demo(tmp_path_factory):
         cwd=clone,
         env=clean_env(home, cache),
         stdin=subprocess.DEVNULL,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # one stream, as on a terminal: the commands' summaries go to stderr
         text=True,
         timeout=INSTALL_AND_DEMO_TIMEOUT_S,
     )
     if done.returncode != 0:
-        pytest.fail(f"make demo failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+        pytest.fail(f"make demo failed ({done.returncode}):\n{done.stdout[-6000:]}")
     return clone, done, cache
 
 
@@ -182,3 +192,87 @@ def test_demo_leaves_the_clone_clean_and_downloads_nothing(fresh_demo):
     # The assets all came from STREAMER_ASSETS: nothing was downloaded into the empty cache.
     cached = list((cache / "streamer").rglob("*")) if (cache / "streamer").exists() else []
     assert cached == []
+
+
+# --- the demo's own pieces (fast) ---------------------------------------------------------------
+
+
+def face(frame: int, name: str, confidence: float = 0.9, x1: int = 0) -> FaceRecord:
+    return FaceRecord(frame, frame / 24, 1, x1, 0, x1 + 50, 50, name, confidence)
+
+
+def test_pick_frame_prefers_more_named_faces_then_confidence_then_earliest():
+    records = [
+        face(0, "unknown", 0.4), face(0, "unknown", 0.4), face(0, "maki"),  # 1 named, 2 unknown
+        face(3, "riko", 0.6, x1=300), face(3, "maki", 0.7, x1=10),  # 2 named
+        face(5, "riko", 0.9, x1=300), face(5, "maki", 0.9, x1=10),  # 2 named, more confident
+        face(9, "riko", 0.9, x1=300), face(9, "maki", 0.9, x1=10),  # a later copy of frame 5
+    ]
+    chosen = demo.pick_frame(records)
+    assert (chosen.index, chosen.names) == (5, ("maki", "riko"))  # names left to right
+    assert chosen.time == pytest.approx(5 / 24)
+
+
+def test_pick_frame_without_a_named_face_is_an_error():
+    with pytest.raises(InputError, match="no named face"):
+        demo.pick_frame([face(0, "unknown"), face(1, "unknown")])
+
+
+def test_out_folder_of_someone_else_is_refused_and_the_demos_own_is_reused(tmp_path):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "thesis.txt").write_text("keep me")
+    with pytest.raises(OutputError, match="not empty and not a demo folder"):
+        demo.prepare_out(theirs)
+    assert sorted(p.name for p in theirs.iterdir()) == ["thesis.txt"]
+
+    ours = tmp_path / "ours"
+    demo.prepare_out(ours)
+    (ours / "labeled.mp4").write_bytes(b"old result")
+    demo.prepare_out(ours)  # a rerun: fine
+    assert (ours / "model").is_dir() and (ours / demo.MARKER).is_file()
+
+
+def test_missing_images_stop_the_demo_at_once_with_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("STREAMER_ASSETS", str(tmp_path / "nothing-here"))
+    monkeypatch.setenv("STREAMER_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    assert demo.main(["--quick", "--out", str(out)]) == 6
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("demo: error: keima3 illustrations")
+    assert "STREAMER_ASSETS" in err[0]
+    assert not out.exists()  # nothing started, nothing written
+
+
+def test_save_frame_writes_the_decoded_frame_as_png(tmp_path):
+    video = make_clip(tmp_path / "clip.mp4", seconds=1.0, cut_at=10)
+    png = tmp_path / "frame.png"
+    demo.save_frame(video, 15, png)
+    with av.open(str(video)) as container:
+        expected = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)][15]
+    saved = cv2.imread(str(png))
+    assert saved.shape == (240, 320, 3)
+    assert np.array_equal(saved, expected)  # PNG is lossless
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left
+
+    with pytest.raises(InputError, match="no frame 999"):
+        demo.save_frame(video, 999, tmp_path / "none.png")
+    assert not (tmp_path / "none.png").exists()
+
+
+def test_timing_table_lists_every_step_and_the_total():
+    lines = demo.timing_table([demo.StepTime("train", 30.0), demo.StepTime("annotate", 10.0)])
+    assert lines[1].split() == ["train", "30.0", "75", "%"]
+    assert lines[2].split() == ["annotate", "10.0", "25", "%"]
+    assert lines[-1].split() == ["total", "40.0"]
+
+
+def test_a_failing_step_stops_the_demo_with_its_exit_code(capsys):
+    seconds = demo.run_step([sys.executable, "-c", "print('fine')"], ["streamer", "fine"])
+    assert seconds > 0 and "$ streamer fine" in capsys.readouterr().out
+    with pytest.raises(demo.StepFailed, match="`streamer prepare x` failed with exit code 6") as failed:
+        demo.run_step([sys.executable, "-c", "import sys; sys.exit(6)"], ["streamer", "prepare", "x"])
+    assert failed.value.exit_code == 6
+    with pytest.raises(demo.StepFailed) as killed:
+        demo.run_step([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"], ["x"])
+    assert killed.value.exit_code == 137
