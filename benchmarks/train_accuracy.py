@@ -49,6 +49,11 @@ def run_step(name: str, argv: list[str], env: dict[str, str], log: list[str]) ->
     return seconds, done.stdout
 
 
+def rel(path: Path) -> str:
+    """`path` relative to the repository (where the commands run), as a README would write it."""
+    return os.path.relpath(path, REPO)
+
+
 def bench(dataset: str, out: Path, train_args: list[str], threads: int | None, env: dict[str, str]) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     times: dict[str, float] = {}
@@ -56,15 +61,15 @@ def bench(dataset: str, out: Path, train_args: list[str], threads: int | None, e
     source = DATASETS[dataset]
     if dataset == "keima3":
         data = out / "faces"
-        times["prepare"], _ = run_step("prepare", ["prepare", str(source), str(data), "--force", "-q"], env, log)
+        times["prepare"], _ = run_step("prepare", ["prepare", rel(source), rel(data), "--force", "-q"], env, log)
     else:
         data = source
     keras_model, onnx_model = out / f"{dataset}.keras", out / f"{dataset}.onnx"
     thread_args = ["--threads", str(threads)] if threads else []
-    train = ["train", str(data), "-o", str(keras_model), "--weights", str(WEIGHTS), *thread_args, *train_args, "--force"]
+    train = ["train", rel(data), "-o", rel(keras_model), "--weights", rel(WEIGHTS), *thread_args, *train_args, "--force"]
     times["train"], _ = run_step("train", train, env, log)
-    times["export"], _ = run_step("export", ["export", str(keras_model), "-o", str(onnx_model), "--force"], env, log)
-    evaluate = ["evaluate", str(onnx_model), str(data / "test"), "--json", "--force", "-q"]
+    times["export"], _ = run_step("export", ["export", rel(keras_model), "-o", rel(onnx_model), "--force"], env, log)
+    evaluate = ["evaluate", rel(onnx_model), rel(data / "test"), "--json", "--force", "-q"]
     times["evaluate"], stdout = run_step("evaluate", evaluate, env, log)
     figures = json.loads(stdout)
     return {"dataset": dataset, "times": times, "figures": figures, "commands": log}
@@ -72,16 +77,22 @@ def bench(dataset: str, out: Path, train_args: list[str], threads: int | None, e
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("datasets", nargs="*", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("datasets", nargs="*", metavar="DATASET", help=f"any of {', '.join(DATASETS)} (default: all)")
     parser.add_argument("--threads", type=int, default=None, help="TensorFlow threads for train (default: all cores)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "train_accuracy")
-    parser.add_argument("train_args", nargs=argparse.REMAINDER, help="after --: extra `streamer train` arguments")
-    args = parser.parse_args()
-    train_args = [a for a in args.train_args if a != "--"]
+    parser.epilog = "Arguments after -- go to `streamer train`, e.g. -- --seed 2 --resolution 160."
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    train_args = argv[split + 1 :]
+    unknown = [name for name in args.datasets if name not in DATASETS]
+    if unknown:
+        parser.error(f"unknown dataset(s) {', '.join(unknown)}; choose from {', '.join(DATASETS)}")
+    datasets = args.datasets or list(DATASETS)
     env = {**os.environ, "STREAMER_ASSETS": str(SHARED), "PYTHONPATH": str(REPO)}
     print(f"{os.cpu_count()} cores; weights {WEIGHTS.name}; extra train arguments: {train_args or 'none'}")
     results = []
-    for dataset in args.datasets:
+    for dataset in datasets:
         print(f"\n{dataset}:")
         results.append(bench(dataset, args.out / dataset, train_args, args.threads, env))
 

@@ -57,6 +57,7 @@ class OnnxClassifier:
         self.contract = ModelContract.from_metadata(self.session.get_modelmeta().custom_metadata_map, source=f"model {name}")
         self.labels: tuple[str, ...] = self.contract.labels
         self.input_size: tuple[int, int] = self.contract.input_size
+        self.crop_margin: float = self.contract.crop_margin
 
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) != 1:

@@ -26,7 +26,7 @@ import numpy as np
 
 from streamer.detections import NO_ID, UNKNOWN, Detections
 from streamer.frames import Frame
-from streamer.model_contract import face_crop_box
+from streamer.model_contract import CROP_MARGIN, face_crop_box
 
 MIN_CROP_SIDE = 2  # pixels; smaller crops (boxes at or beyond the frame edge) are not classified
 
@@ -35,6 +35,7 @@ class Classifier(Protocol):
     """What the labeler needs of a classifier (streamer.classifier.OnnxClassifier is one)."""
 
     labels: tuple[str, ...]
+    crop_margin: float  # cut crops as the training crops were cut (streamer.model_contract)
 
     def predict(self, crops_bgr: Sequence[np.ndarray]) -> np.ndarray:
         """(n, len(labels)) float32 probabilities for n BGR crops."""
@@ -175,9 +176,9 @@ class TrackLabeler:
             return True
         return self.regrow > 0 and area >= self.regrow * max(state.classified_area, 1.0)
 
-    @staticmethod
-    def _crop(frame: Frame, xyxy: np.ndarray) -> np.ndarray | None:
-        x1, y1, x2, y2 = face_crop_box(xyxy, frame.width, frame.height)
+    def _crop(self, frame: Frame, xyxy: np.ndarray) -> np.ndarray | None:
+        margin = getattr(self.classifier, "crop_margin", CROP_MARGIN)
+        x1, y1, x2, y2 = face_crop_box(xyxy, frame.width, frame.height, margin)
         if x2 - x1 < MIN_CROP_SIDE or y2 - y1 < MIN_CROP_SIDE:
             return None
         return frame.crop_bgr(x1, y1, x2, y2)

@@ -10,6 +10,9 @@ are JSON strings:
                    order. `export` bakes the backbone's own scaling into the graph and writes
                    mean 0, std 1, so the runtime only converts colour and layout.
     output         "probabilities" (softmax already applied) or "logits"
+    crop_margin    0.2   the margin (fraction of the face box's side, each way) the training
+                   crops were cut with; the runtime cuts its crops the same way. Folders of
+                   ready-made face crops train with 0. Absent: CROP_MARGIN.
 
 The face crop itself is defined here too (`face_crop_box`), so training crops and runtime
 crops are cut the same way.
@@ -44,6 +47,7 @@ class ModelContract:
     input_size: tuple[int, int] = (96, 96)  # height, width
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
     output: str = "probabilities"
+    crop_margin: float = CROP_MARGIN
 
     def to_metadata(self) -> dict[str, str]:
         return {
@@ -51,6 +55,7 @@ class ModelContract:
             "input_size": json.dumps(list(self.input_size)),
             "preprocessing": json.dumps(asdict(self.preprocessing)),
             "output": self.output,
+            "crop_margin": json.dumps(self.crop_margin),
         }
 
     @classmethod
@@ -76,10 +81,16 @@ class ModelContract:
             raise ModelError(f"{source}: the model's label list is empty")
         if preprocessing.color not in ("RGB", "BGR") or preprocessing.layout not in ("NHWC", "NCHW"):
             raise ModelError(f"{source}: unsupported preprocessing {pre}")
+        try:
+            crop_margin = float(json.loads(metadata.get("crop_margin", json.dumps(CROP_MARGIN))))
+        except (ValueError, TypeError):
+            raise ModelError(f"{source}: malformed crop_margin in the ONNX metadata") from None
+        if not 0.0 <= crop_margin <= 2.0:
+            raise ModelError(f"{source}: crop_margin {crop_margin} is outside 0..2")
         output = metadata.get("output", "probabilities")
         if output not in ("probabilities", "logits"):
             raise ModelError(f"{source}: unknown output kind {output!r}")
-        return cls(labels, (height, width), preprocessing, output)
+        return cls(labels, (height, width), preprocessing, output, crop_margin)
 
     def prepare(self, crops_bgr: list[np.ndarray]) -> np.ndarray:
         """Resized BGR uint8 crops (input_size) → the float32 batch the model expects."""
@@ -107,11 +118,13 @@ def face_crop_box(xyxy: np.ndarray, width: int, height: int, margin: float = CRO
     return max(left, 0), max(top, 0), min(right, width), min(bottom, height)
 
 
-def crop_face(image: np.ndarray, xyxy: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
+def crop_face(
+    image: np.ndarray, xyxy: np.ndarray, size: tuple[int, int], margin: float = CROP_MARGIN
+) -> np.ndarray | None:
     """Cut the face crop out of a BGR image and resize it to size (height, width); None if empty."""
     import cv2
 
-    x1, y1, x2, y2 = face_crop_box(xyxy, image.shape[1], image.shape[0])
+    x1, y1, x2, y2 = face_crop_box(xyxy, image.shape[1], image.shape[0], margin)
     if x2 - x1 < 2 or y2 - y1 < 2:
         return None
     crop = image[y1:y2, x1:x2]

@@ -39,5 +39,10 @@ def test_yuv_frame_crop_matches_full_conversion(shared):
 def test_contract_roundtrip_and_crop_box():
     contract = ModelContract(labels=("a", "b"), input_size=(96, 96))
     assert ModelContract.from_metadata(contract.to_metadata()) == contract
+    tight = ModelContract(labels=("a", "b"), crop_margin=0.0)
+    assert ModelContract.from_metadata(tight.to_metadata()).crop_margin == 0.0
+    # Models exported before the key existed were cut with the default margin.
+    legacy = {k: v for k, v in contract.to_metadata().items() if k != "crop_margin"}
+    assert ModelContract.from_metadata(legacy).crop_margin == contract.crop_margin
     assert face_crop_box(np.array([10, 10, 20, 20]), 100, 100, margin=0.5) == (5, 5, 25, 25)
     assert face_crop_box(np.array([0, 0, 20, 20]), 15, 15, margin=0.0) == (0, 0, 15, 15)
