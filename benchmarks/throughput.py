@@ -150,6 +150,11 @@ class Measured:
     rss_samples: list
     source_fps: float
     cpu_seconds: float  # user + system, all threads: less sensitive to other load than wall time
+    error: str = ""  # the child's last line of stderr when the contender failed (then frames == 0)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.error)
 
     @property
     def cpu_ms(self) -> float:
@@ -183,8 +188,14 @@ class Runner:
         done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
         lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
         if done.returncode != 0 or not lines:
-            sys.stderr.write(done.stdout + done.stderr)
-            raise SystemExit(f"throughput: contender {contender} failed on {clip.path.name} (exit {done.returncode})")
+            # Report and go on: one broken contender must not cost the figures of all the others.
+            error = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+            print(f"  {contender:<9} {clip.path.name:<32} FAILED (exit {done.returncode}): {error}", flush=True)
+            failed = Measured(contender=contender, input=clip.path.name, frames=0, seconds=0.0, peak_rss=0,
+                              out_frames=0, faces=0, stages={}, profile="", rss_samples=[],
+                              source_fps=clip.frames / clip.seconds, cpu_seconds=0.0, error=error)
+            self.log.append(failed)
+            return failed
         data = json.loads(lines[-1][len(RESULT_PREFIX):])
         measured = Measured(
             contender=contender, input=clip.path.name, frames=data["frames"], seconds=data["seconds"],
@@ -217,6 +228,20 @@ def mib(size: float) -> float:
     return size / 2**20
 
 
+def ratio(a: Measured, b: Measured, digits: int = 2) -> str:
+    return "–" if a.failed or b.failed else f"{a.fps / b.fps:.{digits}f}"
+
+
+def fps_text(m: Measured) -> str:
+    return "failed" if m.failed else f"{m.fps:.1f}"
+
+
+def failures(measured: list[Measured]) -> str:
+    """Markdown lines naming each failed run and its error, or ""."""
+    lines = [f"- {m.contender} on {m.input} failed: `{m.error}`" for m in measured if m.failed]
+    return ("\nFailures:\n\n" + "\n".join(lines) + "\n") if lines else ""
+
+
 def section_main(runner: Runner, clip: inputs.ClipInfo, report: list[str]) -> dict:
     repeat = runner.args.repeat
     print(f"\n== main: {clip.width}x{clip.height}, {clip.frames} frames ({clip.seconds:.1f} s), "
@@ -225,15 +250,17 @@ def section_main(runner: Runner, clip: inputs.ClipInfo, report: list[str]) -> di
     runs = runner.repeated(order, clip, repeat)
     # Best of the repeats: on a shared machine noise only ever slows a run down.
     best = {name: max(measured, key=lambda m: m.fps) for name, measured in runs.items()}
-    floor, naive = best["floor"].fps, best["naive"].fps
     rows = []
     for name in ("floor", "naive", "annotate", IO):
         m = best[name]
         label = f"{name} (extra: FileSource → Mp4Sink, no vision)" if name == IO else name
-        every = ", ".join(f"{r.fps:.1f}" for r in runs[name])
-        rows.append([label, f"{m.fps:.1f}", every, f"{m.realtime:.2f}x", f"{m.fps / floor:.2f}", f"{m.fps / naive:.1f}",
-                     f"{m.cpu_ms:.0f}", f"{m.cpu_ms / best['floor'].cpu_ms:.2f}", f"{mib(m.peak_rss):.0f}",
-                     f"{m.frames}/{m.out_frames}"])
+        every = ", ".join(fps_text(r) for r in runs[name])
+        if m.failed:
+            rows.append([label, "failed", every] + ["–"] * 7)
+            continue
+        rows.append([label, f"{m.fps:.1f}", every, f"{m.realtime:.2f}x", ratio(m, best["floor"]), ratio(m, best["naive"], 1),
+                     f"{m.cpu_ms:.0f}", "–" if best["floor"].failed else f"{m.cpu_ms / best['floor'].cpu_ms:.2f}",
+                     f"{mib(m.peak_rss):.0f}", f"{m.frames}/{m.out_frames}"])
     headers = ["contender", "fps", "all runs", "real-time", "vs floor", "vs naive", "CPU ms/frame", "CPU vs floor",
                "peak RSS MiB", "frames in/out"]
     table = markdown_table(headers, rows)
@@ -241,7 +268,8 @@ def section_main(runner: Runner, clip: inputs.ClipInfo, report: list[str]) -> di
     text = (f"### 1080p: floor, naive, annotate\n\nInput: {clip.path.name}, {clip.width}x{clip.height}, "
             f"{clip.frames} frames ({clip.seconds:.1f} s); x264 {runner.args.preset} crf {runner.args.crf}, "
             f"audio copied. Best of {repeat} interleaved runs (naive: one run).\n\n{table}\n\n"
-            f"annotate --profile (its best run):\n\n```\n{profile}\n```\n")
+            f"annotate --profile (its best run):\n\n```\n{profile}\n```\n"
+            f"{failures([m for measured in runs.values() for m in measured])}")
     print("\n" + text, flush=True)
     report.append(text)
     return {name: {"fps": best[name].fps, "runs": [r.fps for r in runs[name]], "peak_rss_mib": mib(best[name].peak_rss),
@@ -253,6 +281,9 @@ def section_main(runner: Runner, clip: inputs.ClipInfo, report: list[str]) -> di
 def section_long(runner: Runner, clip: inputs.ClipInfo, report: list[str]) -> dict:
     print(f"\n== long: {clip.width}x{clip.height}, {clip.frames} frames ({clip.seconds:.0f} s) ==", flush=True)
     m = runner.run("annotate", clip)
+    if m.failed:
+        report.append(f"### Memory on a long input\n\nannotate failed on {clip.path.name}: `{m.error}`\n")
+        return {"error": m.error}
     samples = m.rss_samples
     span = samples[-1][0] if samples else 0.0
     marks = []
@@ -276,29 +307,35 @@ def section_scaling(
     runner: Runner, title: str, label: str, clips: list[tuple[str, inputs.ClipInfo]], contenders: tuple[str, ...],
     report: list[str],
 ) -> dict:
-    print(f"\n== {title} ==", flush=True)
+    repeat = runner.args.repeat
+    print(f"\n== {title}, best of {repeat} for all but naive ==", flush=True)
     results: dict[str, dict[str, Measured]] = {}
     for key, clip in clips:
-        results[key] = {name: runner.run(name, clip) for name in contenders}
-    headers = [label, "size", "frames"] + [f"{name} fps" for name in contenders] + ["annotate / floor",
-                                                                                 "CPU ms/frame floor, annotate"]
-    if "naive" in contenders:
-        headers += ["annotate / naive", "faces found per frame (naive)"]
+        runs = runner.repeated(contenders, clip, repeat)
+        results[key] = {name: max(measured, key=lambda m: m.fps) for name, measured in runs.items()}
+    naive = "naive" in contenders
+    headers = [label, "size", "frames", *(f"{name} fps" for name in contenders), "annotate / floor"]
+    headers += ["annotate / naive", "faces found per frame (naive)"] if naive else []
+    headers.append("CPU ms/frame: " + ", ".join(contenders))
     rows = []
     for key, clip in clips:
         r = results[key]
-        row = [key, f"{clip.width}x{clip.height}", str(clip.frames)] + [f"{r[n].fps:.1f}" for n in contenders]
-        row.append(f"{r['annotate'].fps / r['floor'].fps:.2f}")
-        row.append(f"{r['floor'].cpu_ms:.0f}, {r['annotate'].cpu_ms:.0f}")
-        if "naive" in contenders:
-            row += [f"{r['annotate'].fps / r['naive'].fps:.1f}", f"{r['naive'].faces / max(r['naive'].frames, 1):.2f}"]
+        row = [key, f"{clip.width}x{clip.height}", str(clip.frames), *(fps_text(r[n]) for n in contenders)]
+        row.append(ratio(r["annotate"], r["floor"]))
+        if naive:
+            found = "–" if r["naive"].failed else f"{r['naive'].faces / max(r['naive'].frames, 1):.2f}"
+            row += [ratio(r["annotate"], r["naive"], 1), found]
+        row.append(", ".join("–" if r[n].failed else f"{r[n].cpu_ms:.0f}" for n in contenders))
         rows.append(row)
     table = markdown_table(headers, rows)
     stages = stage_table(label, [(key, results[key]["annotate"]) for key, _ in clips])
-    text = f"### {title}\n\n{table}\n\nannotate's stages, ms per frame (--profile):\n\n{stages}\n"
+    text = (f"### {title}\n\nBest of {repeat} interleaved runs (naive: one run).\n\n{table}\n\n"
+            f"annotate's stages, ms per frame (--profile):\n\n{stages}\n"
+            f"{failures([m for r in results.values() for m in r.values()])}")
     print("\n" + text, flush=True)
     report.append(text)
-    return {key: {name: m.fps for name, m in r.items()} for key, r in results.items()}
+    return {key: {name: ({"error": m.error} if m.failed else {"fps": m.fps, "cpu_ms": m.cpu_ms}) for name, m in r.items()}
+            for key, r in results.items()}
 
 
 def stage_table(label: str, runs: list[tuple[str, Measured]]) -> str:
@@ -306,6 +343,9 @@ def stage_table(label: str, runs: list[tuple[str, Measured]]) -> str:
     names = sorted({stage for _, m in runs for stage in m.stages}, key=lambda n: -max(m.stages.get(n, 0) for _, m in runs))
     rows = []
     for key, m in runs:
+        if m.failed:
+            rows.append([key, *(["failed"] + ["–"] * len(names))])
+            continue
         per_frame = [f"{1000 * m.stages.get(n, 0.0) / max(m.frames, 1):.2f}" for n in names]
         rows.append([key, *per_frame, f"{1000 * m.seconds / max(m.frames, 1):.2f}"])
     return markdown_table([label, *names, "wall"], rows)
@@ -319,6 +359,7 @@ def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def plot(faces: dict | None, resolution: dict | None, path: Path) -> Path | None:
+    """Two columns (faces, resolution), two rows: fps, and CPU ms per frame (robust to other load)."""
     if not faces and not resolution:
         return None
     import matplotlib
@@ -327,38 +368,46 @@ def plot(faces: dict | None, resolution: dict | None, path: Path) -> Path | None
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    panels = [(data, name) for data, name in ((faces, "faces"), (resolution, "resolution")) if data]
-    figure, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
+    columns = [(data, name) for data, name in ((faces, "faces"), (resolution, "resolution")) if data]
+    figure, axes = plt.subplots(2, len(columns), figsize=(5.5 * len(columns), 7.5), squeeze=False)
     styles = {"floor": ("tab:gray", "s", "floor (decode + encode)"), "annotate": ("tab:blue", "o", "annotate"),
               "naive": ("tab:red", "^", "naive (seeds' loop)")}
-    for axis, (data, name) in zip(axes[0], panels):
+    realtime_fps = 24000 / 1001
+    rows = (("fps", "frames per second", realtime_fps, "real time (23.976 fps)"),
+            ("cpu_ms", "CPU ms per frame (all threads)", 2 * 1000 / realtime_fps, "2 cores' real-time budget"))
+    for column, (data, name) in enumerate(columns):
         keys = list(data)
-        positions = range(len(keys))
-        values_all = [fps for k in keys for fps in data[k].values()] + [24000 / 1001]
-        lowest, highest = min(values_all), max(values_all)
-        for contender, (colour, marker, legend) in styles.items():
-            values = [data[k].get(contender) for k in keys]
-            if all(v is not None for v in values):
-                axis.plot(positions, values, marker=marker, color=colour, label=legend)
-        axis.set_xticks(list(positions), keys)
-        axis.set_yscale("log")
-        axis.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
-        axis.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        axis.set_yticks([t for t in (1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 50, 70, 100, 150, 200, 300, 500) if lowest / 1.5 <= t <= highest * 1.5])
-        axis.set_ylabel("frames per second (log scale)")
-        axis.grid(True, which="both", alpha=0.3)
-        if name == "faces":
-            axis.set_xlabel("faces on screen (1080p)")
-            axis.set_title("fps vs faces on screen")
-        else:
-            axis.set_xlabel("resolution")
-            axis.set_title("fps vs resolution")
-        axis.axhline(24000 / 1001, color="black", linestyle=":", linewidth=1, label="real time (23.976 fps)")
-        axis.legend(fontsize=8)
+        positions = list(range(len(keys)))
+        for row, (metric, ylabel, reference, reference_label) in enumerate(rows):
+            axis = axes[row][column]
+            values_all = [v[metric] for k in keys for v in data[k].values() if metric in v] + [reference]
+            for contender, (colour, marker, legend) in styles.items():
+                if all(contender in data[k] for k in keys):
+                    # A failed run is a gap in its line (NaN), not a zero.
+                    values = [data[k][contender].get(metric, float("nan")) for k in keys]
+                    axis.plot(positions, values, marker=marker, color=colour, label=legend)
+            axis.axhline(reference, color="black", linestyle=":", linewidth=1, label=reference_label)
+            _log_axis(axis, min(values_all), max(values_all), matplotlib.ticker)
+            axis.set_xticks(positions, keys)
+            axis.set_ylabel(f"{ylabel} (log scale)")
+            axis.set_xlabel("faces on screen (1080p)" if name == "faces" else "resolution")
+            axis.set_title(f"{ylabel.split(' (')[0]} vs {'faces on screen' if name == 'faces' else 'resolution'}")
+            axis.grid(True, which="both", alpha=0.3)
+            axis.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def _log_axis(axis, lowest: float, highest: float, ticker) -> None:
+    """Log scale with plain-number ticks (1, 2, 5, 10, ...) over the data's range."""
+    axis.set_yscale("log")
+    axis.set_ylim(lowest / 1.3, highest * 1.3)
+    axis.yaxis.set_major_formatter(ticker.ScalarFormatter())
+    axis.yaxis.set_minor_formatter(ticker.NullFormatter())
+    candidates = [m * 10**e for e in range(-1, 5) for m in (1, 2, 3, 5, 7)]
+    axis.set_yticks([t for t in candidates if lowest / 1.3 <= t <= highest * 1.3])
 
 
 def stand_in_model(out: Path) -> Path:

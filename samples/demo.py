@@ -68,8 +68,8 @@ class Mode:
 
 
 FULL = Mode("full", None, None, 30.0)
-# Enough epochs for a model that names most test faces (~89 % here), a clip with a few shots.
-QUICK = Mode("quick", 12, 8, 10.0)
+# Enough epochs for a model that names most test faces (17 of 18 here), a clip with a few shots.
+QUICK = Mode("quick", 15, 15, 10.0)
 
 
 @dataclass(frozen=True)

@@ -117,8 +117,11 @@ def fresh_demo(tmp_path_factory):
         timeout=INSTALL_AND_DEMO_TIMEOUT_S,
     )
     if done.returncode != 0:
+        shutil.rmtree(clone / ".venv", ignore_errors=True)
         pytest.fail(f"make demo failed ({done.returncode}):\n{done.stdout[-6000:]}")
-    return clone, done, cache
+    yield clone, done, cache
+    # The clone's venv is 2.6 GB and pytest keeps the last three runs' temporary folders.
+    shutil.rmtree(clone / ".venv", ignore_errors=True)
 
 
 @pytest.mark.slow
