@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from streamer.detect import DEFAULT_DETECT_WIDTH
-from streamer.pipeline import DEFAULT_DETECT_EVERY, DEFAULT_THRESHOLD
+from streamer.commands.options import add_encoder_options, add_recognition_options, loop_settings
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -21,17 +20,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("-o", "--output", required=True, metavar="OUTPUT.mp4", help="labelled MP4 to write")
     parser.add_argument("-m", "--model", required=True, metavar="CLASSIFIER.onnx",
                         help="character classifier exported by `streamer export`")
-    parser.add_argument("--cascade", metavar="XML",
-                        help="anime-face cascade (default: found via STREAMER_ASSETS, the cache, or downloaded)")
-    parser.add_argument("--detect-every", type=int, default=DEFAULT_DETECT_EVERY, metavar="N",
-                        help=f"run the face detector every N frames, track in between (default {DEFAULT_DETECT_EVERY})")
-    parser.add_argument("--detect-width", type=int, default=DEFAULT_DETECT_WIDTH, metavar="PX",
-                        help=f"width of the downscaled copy the detector sees (default {DEFAULT_DETECT_WIDTH}; 0 = full size)")
-    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, metavar="P",
-                        help=f"label a face 'unknown' when its best score stays below P (default {DEFAULT_THRESHOLD})")
+    add_recognition_options(parser)
     parser.add_argument("--sidecar", metavar="PATH", help="write per-frame records to PATH (.jsonl or .csv)")
-    parser.add_argument("--preset", default="veryfast", help="x264 preset (default veryfast)")
-    parser.add_argument("--crf", type=int, default=23, help="x264 quality, lower is better (default 23)")
+    add_encoder_options(parser)
     parser.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     parser.add_argument("--profile", action="store_true", help="print where the time went, per stage")
@@ -41,7 +32,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from streamer.annotate import EncoderSettings, annotate, print_profile
-    from streamer.pipeline import LoopSettings
 
     result = annotate(
         args.input,
@@ -49,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         args.model,
         cascade_path=args.cascade,
         sidecar_path=args.sidecar,
-        settings=LoopSettings(detect_every=args.detect_every, detect_width=args.detect_width, threshold=args.threshold),
+        settings=loop_settings(args),
         encoder=EncoderSettings(preset=args.preset, crf=args.crf),
         force=args.force,
         progress=False if args.quiet else None,

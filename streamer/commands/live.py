@@ -8,9 +8,8 @@ import sys
 # cv2 before anything that imports av: with OpenCV's Qt GUI, av first makes cv2.imshow hang.
 import cv2  # noqa: F401
 
-from streamer.detect import DEFAULT_DETECT_WIDTH
+from streamer.commands.options import add_encoder_options, add_recognition_options, loop_settings
 from streamer.errors import UsageError
-from streamer.pipeline import DEFAULT_DETECT_EVERY, DEFAULT_THRESHOLD
 
 SOURCE_HELP = (
     "what to watch: a webcam index or device (0, /dev/video0); the screen (screen, screen:N for "
@@ -58,19 +57,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     network.add_argument("--input-option", action="append", default=[], metavar="KEY=VALUE",
                          help="FFmpeg input option, repeatable (e.g. rtsp_transport=tcp)")
 
-    recognition = parser.add_argument_group("recognition")
-    recognition.add_argument("--cascade", metavar="XML",
-                             help="anime-face cascade (default: found via STREAMER_ASSETS, the cache, or downloaded)")
-    recognition.add_argument("--detect-every", type=int, default=DEFAULT_DETECT_EVERY, metavar="N",
-                             help=f"run the face detector every N shown frames, track in between (default {DEFAULT_DETECT_EVERY})")
-    recognition.add_argument("--detect-width", type=int, default=DEFAULT_DETECT_WIDTH, metavar="PX",
-                             help=f"width of the downscaled copy the detector sees (default {DEFAULT_DETECT_WIDTH}; 0 = full size)")
-    recognition.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, metavar="P",
-                             help=f"label a face 'unknown' when its best score stays below P (default {DEFAULT_THRESHOLD})")
+    add_recognition_options(parser.add_argument_group("recognition"))
 
     output = parser.add_argument_group("output")
-    output.add_argument("--preset", default="veryfast", help="x264 preset for --record (default veryfast)")
-    output.add_argument("--crf", type=int, default=23, help="x264 quality for --record, lower is better (default 23)")
+    add_encoder_options(output, "--record")
     output.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
     output.add_argument("--stats-every", type=float, default=5.0, metavar="SECONDS",
                         help="log fps, latency and drops every SECONDS (default 5; 0 = only at the end)")
@@ -104,7 +94,6 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     from streamer.live import SourceOptions, run_live
-    from streamer.pipeline import LoopSettings
 
     width, height = _size(args.size)
     if args.capture_fps is not None and args.capture_fps <= 0:
@@ -126,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
             args.source,
             args.model,
             cascade_path=args.cascade,
-            settings=LoopSettings(detect_every=args.detect_every, detect_width=args.detect_width, threshold=args.threshold),
+            settings=loop_settings(args),
             source_options=options,
             record=args.record,
             sidecar=args.sidecar,
