@@ -19,6 +19,23 @@ BGR24 = "bgr24"
 YUV420P = "yuv420p"
 
 
+def i420_planes(image: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Y (h, w), U and V (h/2, w/2) views of an I420 buffer shaped (h * 3 / 2, w).
+
+    The chroma planes are not whole rows of the (h * 3 / 2, w) array when h is not a multiple
+    of 4, so they are cut from the flat buffer (a view for a contiguous array).
+    """
+    if not image.flags.c_contiguous:
+        raise ValueError("an I420 buffer must be C-contiguous (its planes are views of it)")
+    flat = image.reshape(-1)
+    luma, chroma = width * height, (width // 2) * (height // 2)
+    return (
+        flat[:luma].reshape(height, width),
+        flat[luma : luma + chroma].reshape(height // 2, width // 2),
+        flat[luma + chroma : luma + 2 * chroma].reshape(height // 2, width // 2),
+    )
+
+
 @dataclass(frozen=True)
 class Frame:
     """One decoded video frame.
@@ -72,9 +89,7 @@ class Frame:
         ex1, ey1 = x1 & ~1, y1 & ~1
         ex2, ey2 = min(self.width, (x2 + 1) & ~1), min(self.height, (y2 + 1) & ~1)
         h, w = self.height, self.width
-        y_plane = self.image[:h]
-        u_plane = self.image[h : h + h // 4].reshape(h // 2, w // 2)
-        v_plane = self.image[h + h // 4 :].reshape(h // 2, w // 2)
+        y_plane, u_plane, v_plane = i420_planes(self.image, w, h)
         rh, rw = ey2 - ey1, ex2 - ex1
         if rh <= 0 or rw <= 0:
             return np.zeros((0, 0, 3), np.uint8)

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from streamer.detections import UNKNOWN, Detections
-from streamer.frames import YUV420P, Frame
+from streamer.frames import YUV420P, Frame, i420_planes
 
 # BGR, saturated and far apart; from Tableau/Okabe-Ito-like sets, readable on anime colours.
 PALETTE_BGR: tuple[tuple[int, int, int], ...] = (
@@ -134,13 +134,8 @@ class _Canvas:
         self.width, self.height = width, height
         self.yuv = pixel_format == YUV420P
         if self.yuv:
-            quarter = height // 4
-            # Slices of whole rows of a contiguous array: reshaping gives views, not copies.
-            self.planes = [
-                (image[:height], 1),
-                (image[height : height + quarter].reshape(height // 2, width // 2), 2),
-                (image[height + quarter : height + 2 * quarter].reshape(height // 2, width // 2), 2),
-            ]
+            y, u, v = i420_planes(image, width, height)  # views: drawing on them draws on the frame
+            self.planes = [(y, 1), (u, 2), (v, 2)]
         else:
             self.planes = [(image, 1)]
 
@@ -164,12 +159,7 @@ class _Canvas:
             self.planes[0][0][y : y + visible_h, x : x + visible_w] = patch_bgr[:visible_h, :visible_w]
             return
         i420 = cv2.cvtColor(patch_bgr, cv2.COLOR_BGR2YUV_I420)
-        quarter = height // 4
-        patch_planes = (
-            i420[:height],
-            i420[height : height + quarter].reshape(height // 2, width // 2),
-            i420[height + quarter :].reshape(height // 2, width // 2),
-        )
+        patch_planes = i420_planes(i420, width, height)
         for (plane, step), source in zip(self.planes, patch_planes):
             plane[y // step : (y + visible_h) // step, x // step : (x + visible_w) // step] = source[
                 : visible_h // step, : visible_w // step

@@ -46,3 +46,24 @@ def test_contract_roundtrip_and_crop_box():
     assert ModelContract.from_metadata(legacy).crop_margin == contract.crop_margin
     assert face_crop_box(np.array([10, 10, 20, 20]), 100, 100, margin=0.5) == (5, 5, 25, 25)
     assert face_crop_box(np.array([0, 0, 20, 20]), 15, 15, margin=0.0) == (0, 0, 15, 15)
+
+
+@pytest.mark.parametrize("width, height", [(1280, 720), (480, 270), (640, 350), (322, 182)])
+def test_yuv_frames_of_any_even_size_crop_and_draw(width, height):
+    """Heights that are not multiples of 4 put the chroma planes across row boundaries."""
+    from streamer import overlay
+
+    rng = np.random.default_rng(0)
+    bgr = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+    import cv2
+
+    frame = Frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420), 0, 0, Fraction(1, 25), 0.0, YUV420P)
+    crop = frame.crop_bgr(10, 11, 60, 71).astype(int)
+    assert np.abs(crop - frame.to_bgr()[11:71, 10:60].astype(int)).max() <= 2
+    faces = Detections.from_boxes([[20, 40, 120, 140]]).replace(
+        class_id=np.array([0]), class_name=np.array(["nishikino_maki"], dtype=object)
+    )
+    drawn = overlay.draw(frame, faces)
+    color = np.array(overlay.character_color(0, "nishikino_maki"))
+    edge = drawn.to_bgr()[60:120, 20].astype(int)
+    assert np.median(np.abs(edge - color).max(axis=1)) < 12
