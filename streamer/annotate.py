@@ -18,7 +18,7 @@ from streamer.pipeline import LoopSettings, RecognitionLoop
 from streamer.profiling import StageTimer
 from streamer.progress import Progress
 from streamer.sidecar import SidecarWriter, check_sidecar_path, summary_path
-from streamer.sinks import Mp4Sink
+from streamer.sinks import BackgroundSink, Mp4Sink
 from streamer.sources import FileSource
 
 
@@ -84,7 +84,9 @@ def annotate(
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(FileSource(input_path))
         sink = stack.enter_context(
-            Mp4Sink(output, source.info, audio_streams=source.audio_streams, preset=encoder.preset, crf=encoder.crf)
+            BackgroundSink(
+                Mp4Sink(output, source.info, audio_streams=source.audio_streams, preset=encoder.preset, crf=encoder.crf)
+            )
         )
         writer = None
         if sidecar is not None:

@@ -13,7 +13,7 @@ from conftest import VIDEOS
 from media import make_clip, probe
 from streamer.errors import OutputError
 from streamer.frames import BGR24, Frame
-from streamer.sinks import Mp4Sink
+from streamer.sinks import BackgroundSink, Mp4Sink
 from streamer.sources import FileSource, VideoInfo
 
 SAKURASOU = VIDEOS / "sakurasou_480p.mp4"
@@ -193,3 +193,35 @@ def test_an_unwritable_output_is_an_output_error(tmp_path, target):
         with pytest.raises(OutputError, match="cannot write") as caught:
             Mp4Sink(target(tmp_path), source.info)
     assert "\n" not in str(caught.value)
+
+
+# -- encoding in a background thread ------------------------------------------------------------
+
+
+def test_background_sink_writes_the_same_file_as_the_inline_sink(tmp_path):
+    clip = make_clip(tmp_path / "in.mp4", cut_at=20)
+    with FileSource(clip) as source:
+        with BackgroundSink(Mp4Sink(tmp_path / "out.mp4", source.info, audio_streams=source.audio_streams)) as sink:
+            for frame in source:
+                sink.write(frame)
+    assert sink.frames_written == probe(clip)["frames"]
+    assert_same_video(clip, tmp_path / "out.mp4", "yuv420p")
+
+
+def test_background_sink_hands_the_encoder_error_back_and_leaves_nothing(tmp_path):
+    with pytest.raises(ValueError, match="64x48"):
+        with BackgroundSink(Mp4Sink(tmp_path / "out.mp4", _info())) as sink:
+            sink.write(_bgr(0, 0, width=66))
+            for index in range(1, 50):  # the error surfaces at a later write (or at close)
+                sink.write(_bgr(index, index))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_background_sink_discards_on_an_error_in_the_caller(tmp_path):
+    existing = tmp_path / "out.mp4"
+    existing.write_bytes(b"keep")
+    with pytest.raises(KeyboardInterrupt):
+        with BackgroundSink(Mp4Sink(existing, _info())) as sink:
+            sink.write(_bgr(0, 0))
+            raise KeyboardInterrupt
+    assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"] and existing.read_bytes() == b"keep"
