@@ -24,7 +24,6 @@ also into OUT/results.json. Not part of the test suite.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import shlex
@@ -327,8 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--train-args", default="", metavar="ARGS",
                         help="extra `streamer train` options when a model is trained here, e.g. '--epochs 5'")
     parser.add_argument("--crop-margin", type=float, default=None, metavar="M",
-                        help="DIAGNOSTIC: make annotate cut classifier crops with margin M instead of the contract's "
-                        f"{model_contract.CROP_MARGIN} (what-if for a model trained on crops cut another way)")
+                        help="DIAGNOSTIC: make annotate cut classifier crops with margin M instead of the one in the model's "
+                        "metadata (what-if for a model trained on crops cut another way)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"work folder (default {_relative(DEFAULT_OUT)})")
     return parser
 
@@ -342,8 +341,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_parser().error(str(exc))
     settings = LoopSettings(detect_every=args.detect_every, threshold=args.threshold)
     if args.crop_margin is not None:
-        # The labeler cuts its crops with model_contract.face_crop_box; a what-if, not a setting.
-        labeler.face_crop_box = functools.partial(model_contract.face_crop_box, margin=args.crop_margin)
+        # The labeler cuts its crops with model_contract.face_crop_box at the model's own margin;
+        # a what-if that overrides it, not a setting.
+        what_if_margin = args.crop_margin
+        labeler.face_crop_box = lambda xyxy, width, height, _model_margin: model_contract.face_crop_box(
+            xyxy, width, height, what_if_margin)
     rows = []
     try:
         for name in args.datasets:

@@ -7,6 +7,7 @@ Characters are the sub-folder names in sorted order; that order is the model's l
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,9 @@ import numpy as np
 
 from export.images import list_images, read_image
 from streamer.errors import InputError
+
+# Written by `prepare` beside train/ and test/: how its crops were cut (crop_margin, size).
+PREPARE_SETTINGS = "prepare.json"
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,18 @@ def train_folder(data_dir: str | os.PathLike) -> Path:
     if not folder.is_dir():
         raise InputError(f"{data_dir} has no train/ folder; expected DATA_DIR/train/<character>/ as `streamer prepare` writes it")
     return folder
+
+
+def crop_margin_of(data_dir: str | os.PathLike) -> float:
+    """The margin DATA_DIR's crops were cut with: prepare.json's when `prepare` wrote the folder,
+    else 0 (ready-made face crops, such as newgame8's, are cut tight around the face)."""
+    settings = Path(data_dir) / PREPARE_SETTINGS
+    if not settings.is_file():
+        return 0.0
+    try:
+        return float(json.loads(settings.read_text(encoding="utf-8"))["crop_margin"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{settings}: unreadable crop settings ({exc}); pass --crop-margin") from None
 
 
 def test_folder(path: str | os.PathLike) -> Path:

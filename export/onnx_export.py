@@ -1,8 +1,8 @@
 """`export`: a `.keras` classifier → an `.onnx` file the runtime loads with `--model` alone.
 
-The graph is traced from a `tf.function` over the Keras model (tf2onnx's `from_keras` fails on
-Sequential models under Keras 3; `from_function` converts Sequential and functional alike),
-with a dynamic batch dimension. The contract (labels, input size, preprocessing, output kind)
+The graph is traced from a `tf.function` over the Keras model, frozen, and converted with
+tf2onnx (its `from_keras` fails on Sequential models under Keras 3; tracing a function works
+for Sequential and functional alike), with a dynamic batch dimension. The contract (labels, input size, preprocessing, output kind)
 goes into the ONNX `metadata_props`. Before the file is put in place, onnxruntime — through
 the runtime's own `OnnxClassifier` — and Keras classify the same real images; the export fails
 if any probability differs by more than `tolerance`.
@@ -26,6 +26,7 @@ DEFAULT_OPSET = 17
 PARITY_TOLERANCE = 1e-4
 PARITY_IMAGES = 64  # enough to exercise the graph; the check is about numerics, not accuracy
 INPUT_NAME = "image"
+OUTPUT_NAME = "probabilities"
 
 
 @dataclass(frozen=True)
@@ -97,24 +98,48 @@ def export_onnx(
 
 
 def convert(model, input_size: tuple[int, int], opset: int = DEFAULT_OPSET):
-    """tf2onnx conversion of a Keras model taking (N, H, W, 3) float32; returns the ModelProto."""
+    """tf2onnx conversion of a Keras model taking (N, H, W, 3) float32; returns the ModelProto
+    with one input `image` (dynamic batch) and one output `probabilities`.
+
+    The traced function is frozen first (every captured tensor becomes a constant): tf2onnx's
+    own `from_function` freezes variables only, and turns other captured tensors — such as
+    EfficientNet's normalisation constants — into extra graph inputs the runtime cannot feed.
+    """
     from export.tf_runtime import import_tensorflow
 
     tf = import_tensorflow()
     import tf2onnx
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     signature = (tf.TensorSpec((None, *input_size, 3), tf.float32, name=INPUT_NAME),)
 
     @tf.function(input_signature=signature)
     def serve(image):
-        return {"probabilities": model(image, training=False)}
+        return tf.identity(model(image, training=False), name=OUTPUT_NAME)
 
     try:
-        proto, _ = tf2onnx.convert.from_function(serve, input_signature=signature, opset=opset)
+        frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
+        (input_tensor,), (output_tensor,) = frozen.inputs, frozen.outputs
+        proto, _ = tf2onnx.convert.from_graph_def(
+            frozen.graph.as_graph_def(),
+            input_names=[input_tensor.name],
+            output_names=[output_tensor.name],
+            opset=opset,
+        )
     except Exception as exc:  # tf2onnx raises plain Exceptions for unsupported ops
         lines = str(exc).strip().splitlines()
         raise ModelError(f"tf2onnx could not convert the model: {lines[0] if lines else type(exc).__name__}") from None
+    _rename(proto, {input_tensor.name: INPUT_NAME, output_tensor.name: OUTPUT_NAME})
     return proto
+
+
+def _rename(proto, names: dict[str, str]) -> None:
+    """Give graph inputs and outputs plain names ("image" rather than TensorFlow's "image:0")."""
+    for value in list(proto.graph.input) + list(proto.graph.output):
+        value.name = names.get(value.name, value.name)
+    for node in proto.graph.node:
+        node.input[:] = [names.get(name, name) for name in node.input]
+        node.output[:] = [names.get(name, name) for name in node.output]
 
 
 def _parity_folder(check_images: str | os.PathLike | None, training: dict) -> Path:

@@ -3,6 +3,8 @@
     RAW_DIR/<character>/*.jpg|png...   →   OUT_DIR/train/<character>/<name>.png
                                             OUT_DIR/test/<character>/<name>.png
                                             OUT_DIR/prepare-report.md
+                                            OUT_DIR/prepare.json  (crop margin and size,
+                                              read by `train` into the model's contract)
 
 Faces are found with the runtime's detector (`streamer.detect.CascadeDetector`) and cut with
 the runtime's crop (`streamer.model_contract.crop_face`: square box grown by CROP_MARGIN,
@@ -19,19 +21,21 @@ shuffle decides instead.
 
 from __future__ import annotations
 
+import json
 import os
 import random
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from export.dataset import PREPARE_SETTINGS
 from export.images import list_images, read_image, write_png
 from export.outdir import AtomicDir, check_output_dir
 from streamer.detect import CascadeDetector
 from streamer.errors import InputError, StreamerError
-from streamer.model_contract import crop_face
+from streamer.model_contract import CROP_MARGIN, crop_face
 
 DEFAULT_TEST_FRACTION = 1.0 / 6.0
 CROP_SIZE = (96, 96)  # height, width: the contract's input size
@@ -147,7 +151,7 @@ def largest_face_crop(image_bgr: np.ndarray, detector: CascadeDetector, size: tu
         return None, 0
     xyxy = detections.xyxy
     areas = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
-    return crop_face(image_bgr, xyxy[int(np.argmax(areas))], size), len(detections)
+    return crop_face(image_bgr, xyxy[int(np.argmax(areas))], size, CROP_MARGIN), len(detections)
 
 
 def character_folders(raw_dir: Path) -> list[Path]:
@@ -206,6 +210,8 @@ def prepare(
         )
         report = PrepareReport(raw_dir, out_dir, tuple(reports), settings, test_fraction, seed, warnings)
         (staging / REPORT_NAME).write_text(report.to_markdown(), encoding="utf-8")
+        cut = {"crop_margin": CROP_MARGIN, "crop_size": list(size), "detector": asdict(settings)}
+        (staging / PREPARE_SETTINGS).write_text(json.dumps(cut, indent=2) + "\n", encoding="utf-8")
     return report
 
 

@@ -3,6 +3,7 @@ copied into the repo) plus odd files the tests make themselves. No TensorFlow he
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from export.images import ALPHA_BACKGROUND, decode_image, list_images, natural_k
 from export.prepare import DetectorSettings, largest_face_crop, prepare, split_test
 from streamer.cli import main
 from streamer.errors import InputError, OutputError
-from streamer.model_contract import crop_face
+from streamer.model_contract import CROP_MARGIN, crop_face
 
 KEIMA3_RAW = DATASETS / "keima3" / "raw"
 # Small illustrations (fast to scan) covering alpha PNGs, JPEGs and an image with two faces.
@@ -166,6 +167,8 @@ def test_prepare_crops_like_the_runtime_and_reports_odd_files(tmp_path):
     assert "unreadable: `sakurauchi_riko/0.jpg`: truncated" in text
     assert "no face found: `takimoto_hifumi/0.png`" in text
     assert "2 faces (the largest was kept): `takimoto_hifumi/12.jpg`" in text
+    # How the crops were cut, for `train` to record in the model's contract.
+    assert json.loads((out / "prepare.json").read_text())["crop_margin"] == CROP_MARGIN
 
     # The crop is exactly the runtime's: the detector's largest box through crop_face.
     detector = DetectorSettings(cascade=str(CASCADE_PATH)).build()

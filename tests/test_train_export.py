@@ -18,6 +18,7 @@ import pytest
 from conftest import CASCADE_PATH, DATASETS, MOBILENET_PATH, REPO
 from streamer.cli import main
 from streamer.errors import InputError, ModelError, OutputError, UsageError
+from streamer.model_contract import CROP_MARGIN
 
 pytestmark = pytest.mark.slow
 
@@ -76,6 +77,8 @@ def test_chain_writes_model_curves_and_onnx_with_the_contract(chain, capsys):
     assert contract.input_size == (96, 96)
     assert contract.preprocessing.mean == (0.0, 0.0, 0.0) and contract.preprocessing.std == (1.0, 1.0, 1.0)
     assert contract.output == "probabilities"
+    # Crops from prepare were cut with the runtime's margin; the model says so.
+    assert contract.crop_margin == CROP_MARGIN
     # Dynamic batch: the runtime's classifier runs 1 and 5 crops through the same file.
     classifier = OnnxClassifier(chain["onnx"])
     assert classifier.batch_size is None
@@ -131,13 +134,18 @@ def tiny_models():
         ]
     )
     inputs = keras.Input((96, 96, 3))
-    x = keras.layers.Conv2D(4, 3, strides=4, activation="relu")(keras.layers.Rescaling(1 / 255.0)(inputs))
+    # Constant mean/variance, as in EfficientNet: captured tensors that must become constants,
+    # not extra ONNX inputs (tf2onnx's from_function made them inputs).
+    normalized = keras.layers.Normalization(mean=[127.0] * 3, variance=[4000.0] * 3)(inputs)
+    x = keras.layers.Conv2D(4, 3, strides=4, activation="relu")(normalized)
     functional = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x)))
     return {"sequential": sequential, "functional": functional}
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_sequential_and_functional_models_export_and_a_failed_parity_writes_nothing(tmp_path, capsys):
+    import onnx
+
     from export.model_io import save_classifier
     from export.onnx_export import export_onnx
     from streamer.model_contract import ModelContract
@@ -148,7 +156,8 @@ def test_sequential_and_functional_models_export_and_a_failed_parity_writes_noth
         path = save_classifier(model, contract, tmp_path / f"{name}.keras")
         result = export_onnx(path, tmp_path / f"{name}.onnx", check_images=images)
         assert result.max_abs_diff <= 1e-4 and result.parity_images == len(os.listdir(images))
-        assert (tmp_path / f"{name}.onnx").is_file()
+        graph = onnx.load(str(tmp_path / f"{name}.onnx")).graph
+        assert [i.name for i in graph.input] == ["image"] and [o.name for o in graph.output] == ["probabilities"]
 
     # A negative tolerance cannot be met: the failure path, whatever the numerics.
     out = tmp_path / "never.onnx"
@@ -204,6 +213,16 @@ def test_train_rejects_weights_that_do_not_fit(chain, tmp_path, capsys, weights_
     assert list(tmp_path.iterdir()) == []
 
 
+def test_crop_margin_comes_from_prepare_or_is_zero_for_ready_made_crops(chain, tmp_path):
+    from export.dataset import crop_margin_of
+
+    assert crop_margin_of(chain["faces"]) == CROP_MARGIN
+    assert crop_margin_of(NEWGAME8) == 0.0
+    (tmp_path / "prepare.json").write_text("{not json")
+    with pytest.raises(InputError, match="pass --crop-margin"):
+        crop_margin_of(tmp_path)
+
+
 def test_width_is_read_from_the_weights_file():
     from export.backbones import get_spec, resolve_weights
 
@@ -245,7 +264,7 @@ def test_help_defaults_match_the_library():
     config = TrainConfig()
     for name, value in train_command.DEFAULTS.items():
         assert getattr(config, name) == value, name
-    assert {f.name for f in fields(TrainConfig)} - set(train_command.DEFAULTS) == {"alpha", "flip_average", "threads"}
+    assert {f.name for f in fields(TrainConfig)} - set(train_command.DEFAULTS) == {"alpha", "flip_average", "threads", "crop_margin"}
     settings = DetectorSettings()
     assert prepare_command.DEFAULTS["test_fraction"] == DEFAULT_TEST_FRACTION
     for name in ("min_neighbors", "scale_factor", "min_face"):

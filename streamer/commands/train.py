@@ -36,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "train",
         help="train a character classifier (.keras) on DATA_DIR/train/<character>/ face crops",
         description="Transfer learning on face crops as `streamer prepare` writes them: a pretrained backbone, "
-        "frozen while a new head learns, then its top layers fine-tuned; augmentation, class weights, a "
+        "frozen while a new head learns, then fine-tuned (all its layers by default); augmentation, class weights, a "
         "validation split with early stopping, and a fixed seed. Writes MODEL.keras and a PNG of the "
         "training curves beside it. Turn it into the runtime's ONNX file with `streamer export`.",
     )
@@ -75,6 +75,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help=f"augmentation strength (flips, rotation, zoom, shifts, brightness, contrast); 0 = off (default {d['augment']:g})")
     parser.add_argument("--no-flip-average", dest="flip_average", action="store_false",
                         help="do not average the scores of each crop and its mirror image in the saved model")
+    parser.add_argument("--crop-margin", type=float, default=None, metavar="M",
+                        help="margin the crops were cut with, recorded in the model so the runtime cuts faces the same "
+                        "way (default: from DATA_DIR/prepare.json when prepare wrote it, else 0 for ready-made face crops)")
     parser.add_argument("--seed", type=int, default=d["seed"], help=f"for the split, augmentation and initialisation (default {d['seed']})")
     parser.add_argument("--threads", type=int, default=None, metavar="N", help="TensorFlow threads (default: all cores)")
     parser.add_argument("--curves", metavar="PNG", help="training curves image (default: MODEL.curves.png beside the model)")
@@ -116,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         dropout=args.dropout,
         augment=args.augment,
         flip_average=args.flip_average,
+        crop_margin=args.crop_margin,
         seed=args.seed,
         threads=args.threads,
     )
