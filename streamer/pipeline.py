@@ -15,7 +15,7 @@ from streamer.classifier import OnnxClassifier
 from streamer.detect import DEFAULT_DETECT_WIDTH, CascadeDetector
 from streamer.detections import Detections
 from streamer.frames import Frame
-from streamer.labeler import TrackLabeler
+from streamer.labeler import DEFAULT_THRESHOLD, TrackLabeler
 from streamer.profiling import StageTimer
 from streamer.scenecut import SceneCutDetector
 from streamer.track import FaceTracker
@@ -24,7 +24,6 @@ from streamer.track import FaceTracker
 # copy costs ~17 ms, so every 8th frame keeps detection near 2 ms a frame while a new face
 # still gets a box within a third of a second at 24 fps.
 DEFAULT_DETECT_EVERY = 8
-DEFAULT_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
