@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable
 
+from streamer.atomic import check_writable_parent, give_usual_mode
 from streamer.errors import OutputError
 
 
@@ -32,11 +33,7 @@ def check_output_dir(output: str | os.PathLike, inputs: Iterable[str | os.PathLi
             raise OutputError(f"output folder {path} overlaps the input {given}; choose a folder outside it")
     if path.is_dir() and any(path.iterdir()) and not force:
         raise OutputError(f"output folder {path} exists and is not empty; pass --force to replace it")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"cannot write {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write {path}: folder {parent} is not writable")
+    check_writable_parent(path)
     return path
 
 
@@ -54,10 +51,7 @@ class AtomicDir:
             self.path = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.", suffix=".part", dir=parent))
         except OSError as exc:
             raise OutputError(f"cannot write {self.final}: {exc.strerror or exc}") from None
-        # mkdtemp makes 0700 folders; the finished one gets the usual mode (0777 minus umask).
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.path, 0o777 & ~umask)
+        give_usual_mode(self.path, 0o777)
         self._done = False
 
     def commit(self) -> Path:

@@ -29,12 +29,24 @@ def check_output_path(
             raise OutputError(f"output {path} is the same file as the input; choose another name")
     if not force and path.exists():
         raise OutputError(f"output {path} exists; pass --force to overwrite it")
+    check_writable_parent(path)
+    return path
+
+
+def check_writable_parent(path: Path) -> None:
+    """OutputError unless `path`'s folder exists and new entries can be made in it."""
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"cannot write {path}: folder {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write {path}: folder {parent} is not writable")
-    return path
+
+
+def give_usual_mode(path: str | os.PathLike, bits: int) -> None:
+    """mkstemp/mkdtemp make private entries; a finished output gets `bits` minus the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, bits & ~umask)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -62,10 +74,7 @@ class AtomicPath:
         except OSError as exc:
             raise OutputError(f"cannot write {self.final}: {exc.strerror or exc}") from None
         os.close(handle)
-        # mkstemp makes 0600 files; a finished output gets the usual mode (0666 minus umask).
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(name, 0o666 & ~umask)
+        give_usual_mode(name, 0o666)
         self.path = Path(name)
         self._done = False
 
