@@ -2,10 +2,11 @@
 
 The graph is traced from a `tf.function` over the Keras model, frozen, and converted with
 tf2onnx (its `from_keras` fails on Sequential models under Keras 3; tracing a function works
-for Sequential and functional alike), with a dynamic batch dimension. The contract (labels, input size, preprocessing, output kind)
-goes into the ONNX `metadata_props`. Before the file is put in place, onnxruntime — through
-the runtime's own `OnnxClassifier` — and Keras classify the same real images; the export fails
-if any probability differs by more than `tolerance`.
+for Sequential and functional alike), with a dynamic batch dimension. The contract (labels,
+input size, preprocessing, output kind, crop margin) goes into the ONNX `metadata_props`.
+Before the file is put in place, onnxruntime — through the runtime's own `OnnxClassifier` — and
+Keras classify the same real images; the export fails if any probability differs by more than
+`tolerance`.
 """
 
 from __future__ import annotations
