@@ -1,7 +1,7 @@
 """Throughput benchmark: how fast is `annotate`, against the encode floor and the seeds' naive loop?
 
-    .venv/bin/python benchmarks/throughput.py                 # everything, ~7 min on 2 cores
-    .venv/bin/python benchmarks/throughput.py --quick         # smaller runs, ~2 min
+    .venv/bin/python benchmarks/throughput.py                 # everything, ~11 min on 2 cores
+    .venv/bin/python benchmarks/throughput.py --quick         # smaller runs, ~3 min
     .venv/bin/python benchmarks/throughput.py --only main     # one section: main, long, faces, resolution
 
 Sections (see docs/benchmarks.md for the figures and how to read them):

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2  # before av (see the developer guide)
+import cv2  # before av: with GUI OpenCV under X, importing av first makes cv2.imshow hang
 import av
 import numpy as np
 

@@ -5,7 +5,7 @@ in the git-ignored benchmarks/out/, rebuilt when missing.
 
     upscaled(SAKURASOU, out / "sakurasou_1920x1080.mp4", 1920, 1080)      # the 1080p clip, audio copied
     looped(SAKURASOU, out / "sakurasou_480p_240s.mp4", 240.0)            # a long input, stream copy
-    with_faces(background, out / "faces4.mp4", faces=face_stamps(4), seconds=4.0)
+    with_faces(background, out / "faces4.mp4", faces=face_stamps(4, 200), seconds=4.0)
 
 Encodes made here use x264 "fast", crf 18: close enough to the source that the benchmark's own
 encode (veryfast, crf 23) sees the same picture content.
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-import cv2  # before av (see the developer guide)
+import cv2  # before av: with GUI OpenCV under X, importing av first makes cv2.imshow hang
 import av
 import numpy as np
 

@@ -1,6 +1,6 @@
 """The whole product once, through the real `streamer` command: what `make demo` runs.
 
-    python samples/demo.py                  # into demo-out/ (about 4 minutes on two cores)
+    python samples/demo.py                  # into demo-out/ (about 3 minutes on two cores)
     python samples/demo.py --quick          # fewer epochs, a 10 s clip (what the fresh-clone test runs)
     python samples/demo.py --out DIR
 

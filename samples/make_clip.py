@@ -579,9 +579,12 @@ def make_clip(
         raise UsageError(f"frame size {width}x{height}: width and height must be positive and even")
     if not 0 < fps <= 240:
         raise UsageError(f"frame rate {fps}: must be above 0 and at most 240")
+    # nan and inf pass the comparisons below and would fail later in round() with a traceback.
+    if seconds is not None and not math.isfinite(seconds):
+        raise UsageError(f"clip length {seconds} s: must be a finite number of seconds")
     if seconds is not None and seconds * fps < 1:
         raise UsageError(f"{seconds} s at {fps} fps is not even one frame")
-    if not 0 < shot_seconds[0] <= shot_seconds[1]:
+    if not all(math.isfinite(s) for s in shot_seconds) or not 0 < shot_seconds[0] <= shot_seconds[1]:
         raise UsageError(f"shot length {shot_seconds[0]}-{shot_seconds[1]} s: need 0 < shortest <= longest")
     if not 0 <= pair_share <= 1:
         raise UsageError(f"pair share {pair_share}: must be between 0 and 1")

@@ -13,11 +13,11 @@ from streamer import overlay
 from streamer.atomic import check_output_path
 from streamer.classifier import OnnxClassifier
 from streamer.detect import CascadeDetector
-from streamer.errors import InputError, UsageError
+from streamer.errors import InputError
 from streamer.pipeline import LoopSettings, RecognitionLoop
 from streamer.profiling import StageTimer
 from streamer.progress import Progress
-from streamer.sidecar import SidecarWriter, check_sidecar_path, summary_path
+from streamer.sidecar import SidecarWriter, check_sidecar_output
 from streamer.sinks import BackgroundSink, Mp4Sink
 from streamer.sources import FileSource
 
@@ -61,18 +61,12 @@ def annotate(
         raise InputError(f"input not found: {input_path}")
     if not input_path.is_file():
         raise InputError(f"input is not a file: {input_path}")
-    if settings.detect_every < 1:
-        raise UsageError("--detect-every must be 1 or more")
-    if not 0.0 <= settings.threshold <= 1.0:
-        raise UsageError("--threshold must be between 0 and 1")
+    settings.check()
     # Check every output before minutes of work, so a typo fails in a second.
     output = check_output_path(output_path, [input_path, model_path], force=force)
     sidecar = None
     if sidecar_path is not None:
-        check_sidecar_path(sidecar_path)
-        sidecar = check_output_path(sidecar_path, [input_path, model_path, output], force=force)
-        if sidecar.suffix.lower() == ".csv":
-            check_output_path(summary_path(sidecar), [input_path, model_path, output], force=force)
+        sidecar = check_sidecar_output(sidecar_path, [input_path, model_path, output], force=force)
 
     classifier = OnnxClassifier(model_path)
     detector = CascadeDetector(cascade_path, detect_width=settings.detect_width)
@@ -101,7 +95,9 @@ def annotate(
                 break
             labeled = loop.process(frame)
             with timer.stage("draw"):
-                drawn = overlay.draw(frame, labeled)
+                # The decoder handed this frame over and nothing reads its undrawn pixels
+                # later (the sidecar takes only its index and time): draw without a copy.
+                drawn = overlay.draw(frame, labeled, in_place=True)
             with timer.stage("encode"):
                 sink.write(drawn)
             if writer is not None:

@@ -209,7 +209,10 @@ def fetch(asset: Asset, destination: Path, url: str | None = None) -> Path:
 
 def _download(asset: Asset, url: str, destination: Path) -> Path:
     """One verified download to `destination`, through a hidden .part file beside it."""
-    handle, partial = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part", dir=destination.parent)
+    try:
+        handle, partial = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part", dir=destination.parent)
+    except OSError as exc:  # a cache folder that exists but is not writable
+        raise AssetError(_how_to_supply(asset, f"cannot write in {destination.parent} ({exc.strerror or exc})")) from None
     try:
         digest = hashlib.sha256()
         with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
@@ -239,7 +242,10 @@ def _download(asset: Asset, url: str, destination: Path) -> Path:
 
 
 def _fetch_folder(asset: Asset, url: str, destination: Path) -> Path:
-    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".part", dir=destination.parent))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".part", dir=destination.parent))
+    except OSError as exc:
+        raise AssetError(_how_to_supply(asset, f"cannot write in {destination.parent} ({exc.strerror or exc})")) from None
     try:
         archive = _download(asset, url, staging / "archive")
         folder = staging / destination.name

@@ -1,8 +1,8 @@
 """The character classifier: an ONNX model run with onnxruntime on the CPU.
 
 Everything the runtime needs to know about the model comes from the file itself: the input
-and output names from the graph, the labels, crop size and preprocessing from its metadata
-(`streamer.model_contract`). A model that does not fit is refused at load time with one line
+and output names from the graph, the labels, crop size, crop margin and preprocessing from its
+metadata (`streamer.model_contract`). A model that does not fit is refused at load time with one line
 (`ModelError`), before any video is decoded.
 
     classifier = OnnxClassifier("characters.onnx")
@@ -34,7 +34,8 @@ class OnnxClassifier:
     intra_op_threads: onnxruntime threads inside one operator (1 or 2 on a 2-core machine).
 
     Attributes: `labels` (tuple of names, one per score), `input_size` (height, width of the
-    crop the model sees), `contract` (the full ModelContract), `input_name`, `output_name`,
+    crop the model sees), `crop_margin` (how the labeler cuts face crops for this model),
+    `contract` (the full ModelContract), `input_name`, `output_name`,
     `batch_size` (None when the graph takes any batch, else its fixed batch).
     """
 

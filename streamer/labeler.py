@@ -59,6 +59,7 @@ class LabelerStats:
 @dataclass
 class _TrackState:
     votes: deque = field(default_factory=deque)  # of (k,) float32 probability vectors
+    mean: np.ndarray | None = None  # mean of `votes`, kept so unchanged tracks are not re-averaged
     age: int = 0  # frames this track has been seen in
     classified_at_age: int = -1  # age at the last classification, -1 = never
     classified_area: float = 0.0  # box area at the last classification
@@ -68,7 +69,8 @@ class _TrackState:
 class TrackLabeler:
     """update(frame, tracks, ended_ids) → the same tracks with class_id, class_name, confidence.
 
-    classifier: anything with `labels` and `predict(crops_bgr) -> (n, k)` probabilities.
+    classifier: anything with `labels` and `predict(crops_bgr) -> (n, k)` probabilities; its
+        `crop_margin` (CROP_MARGIN when it has none) is the margin crops are cut with.
     threshold: best mean probability below which a track is "unknown".
     refresh_every: classify a track again after this many frames of its life (>= 1).
     max_votes: how many of the latest classifications are averaged.
@@ -94,6 +96,8 @@ class TrackLabeler:
             raise ValueError("refresh_every and max_votes must be >= 1")
         self.classifier = classifier
         self.labels = tuple(classifier.labels)
+        # Fakes in tests may lack it; OnnxClassifier reads it from the model's metadata.
+        self.crop_margin = float(getattr(classifier, "crop_margin", CROP_MARGIN))
         self.threshold = float(threshold)
         self.refresh_every = int(refresh_every)
         self.max_votes = int(max_votes)
@@ -132,9 +136,8 @@ class TrackLabeler:
         scores = np.zeros((n, k), np.float32)  # per-detection mean probabilities (0 = none yet)
         due_rows, crops = [], []
         areas = tracks.area
-        for row in range(n):
-            track_id = int(tracks.tracker_id[row])
-            state = self._state(track_id)
+        states = [self._state(int(track_id)) for track_id in tracks.tracker_id]
+        for row, state in enumerate(states):
             if state is not None:
                 state.age += 1
                 state.last_seen = self._frames
@@ -149,20 +152,20 @@ class TrackLabeler:
             self._batches += 1
             self._crops += len(crops)
             for row, vote in zip(due_rows, probabilities):
-                state = self._state(int(tracks.tracker_id[row]))
+                state = states[row]
                 if state is None:  # untracked detection: this frame's answer only
                     scores[row] = vote
                     continue
                 state.votes.append(vote)
                 if len(state.votes) > self.max_votes:
                     state.votes.popleft()
+                state.mean = np.mean(np.stack(state.votes), axis=0)
                 state.classified_at_age = state.age
                 state.classified_area = float(areas[row])
 
-        for row in range(n):
-            state = self._state(int(tracks.tracker_id[row]))
-            if state is not None and state.votes:
-                scores[row] = np.mean(np.stack(state.votes), axis=0)
+        for row, state in enumerate(states):
+            if state is not None and state.mean is not None:
+                scores[row] = state.mean
         self._forget_stale()
         return _named(tracks, scores, self.labels, self.threshold)
 
@@ -182,8 +185,7 @@ class TrackLabeler:
         return self.regrow > 0 and area >= self.regrow * max(state.classified_area, 1.0)
 
     def _crop(self, frame: Frame, xyxy: np.ndarray) -> np.ndarray | None:
-        margin = getattr(self.classifier, "crop_margin", CROP_MARGIN)
-        x1, y1, x2, y2 = face_crop_box(xyxy, frame.width, frame.height, margin)
+        x1, y1, x2, y2 = face_crop_box(xyxy, frame.width, frame.height, self.crop_margin)
         if x2 - x1 < MIN_CROP_SIDE or y2 - y1 < MIN_CROP_SIDE:
             return None
         return frame.crop_bgr(x1, y1, x2, y2)

@@ -50,7 +50,7 @@ from streamer.frames import Frame
 from streamer.labeler import Classifier
 from streamer.pipeline import LoopSettings, RecognitionLoop
 from streamer.profiling import StageTimer
-from streamer.sidecar import SidecarWriter, check_sidecar_path, summary_path
+from streamer.sidecar import SidecarWriter, check_sidecar_output
 from streamer.sinks import Mp4Sink
 from streamer.sources import VideoSource, open_source
 
@@ -109,7 +109,8 @@ class LiveFigures:
 class LiveResult:
     """What a run did. frames: shown (processed) frames; dropped: frames skipped to keep up;
     seconds: wall time from the first frame to the end; latency in ms over the whole run;
-    end_reason: why it stopped ("source ended", "quit", "interrupted", "max frames", ...)."""
+    end_reason: why it stopped ("source ended" or the source's own reason, "quit", "stopped by
+    SIGINT", "max frames reached", "duration reached", "source failed")."""
 
     source: str
     frames: int
@@ -376,10 +377,7 @@ def _prepare(
     profile: bool,
 ) -> tuple[RecognitionLoop, StageTimer, Path | None, Path | None]:
     """Check the arguments and the outputs, load the model: all that can fail before the source opens."""
-    if settings.detect_every < 1:
-        raise UsageError("--detect-every must be 1 or more")
-    if not 0.0 <= settings.threshold <= 1.0:
-        raise UsageError("--threshold must be between 0 and 1")
+    settings.check()
     if max_frames is not None and max_frames < 1:
         raise UsageError("--max-frames must be 1 or more")
     if duration is not None and duration <= 0:
@@ -390,11 +388,8 @@ def _prepare(
     record_path = check_output_path(record, file_input + model_inputs, force=force) if record is not None else None
     sidecar_path = None
     if sidecar is not None:
-        check_sidecar_path(sidecar)
         others = file_input + model_inputs + ([record_path] if record_path else [])
-        sidecar_path = check_output_path(sidecar, others, force=force)
-        if sidecar_path.suffix.lower() == ".csv":
-            check_output_path(summary_path(sidecar_path), others, force=force)
+        sidecar_path = check_sidecar_output(sidecar, others, force=force)
     if window:
         from streamer.window import check_display, check_import_order
 

@@ -28,8 +28,9 @@ import numpy as np
 
 from streamer.errors import ModelError
 
-# Margin added around a detector box before cropping, as a fraction of the box side:
-# the cascade's box is tight on the face; a little hair and chin helps the classifier.
+# Margin added around a detector box before cropping, as a fraction of the box side: what
+# `prepare` cuts training crops with, and the runtime's margin for a model whose metadata lacks
+# `crop_margin`. The cascade's box is tight on the face; a little hair and chin helps the classifier.
 CROP_MARGIN = 0.2
 
 

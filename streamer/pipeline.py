@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from streamer.classifier import OnnxClassifier
 from streamer.detect import DEFAULT_DETECT_WIDTH, CascadeDetector
 from streamer.detections import Detections
+from streamer.errors import UsageError
 from streamer.frames import Frame
 from streamer.labeler import DEFAULT_THRESHOLD, TrackLabeler
 from streamer.profiling import StageTimer
@@ -31,6 +32,15 @@ class LoopSettings:
     detect_every: int = DEFAULT_DETECT_EVERY
     detect_width: int = DEFAULT_DETECT_WIDTH
     threshold: float = DEFAULT_THRESHOLD
+
+    def check(self) -> None:
+        """UsageError (naming the command-line option) for settings the loop cannot run with."""
+        if self.detect_every < 1:
+            raise UsageError("--detect-every must be 1 or more")
+        if self.detect_width is not None and self.detect_width < 0:
+            raise UsageError("--detect-width must be 0 (full size) or more")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise UsageError("--threshold must be between 0 and 1")
 
 
 class RecognitionLoop:

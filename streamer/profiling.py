@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from contextlib import contextmanager
-from typing import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import ContextManager, Iterator
+
+_UNTIMED = nullcontext()
 
 
 class StageTimer:
@@ -16,22 +18,19 @@ class StageTimer:
         self.seconds: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
 
+    def stage(self, name: str) -> ContextManager[None]:
+        """`with timer.stage("detect"): ...` adds the block's wall time to that stage."""
+        # Disabled: one shared do-nothing context, not a new generator per stage and frame.
+        return self._timed(name) if self.enabled else _UNTIMED
+
     @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        if not self.enabled:
-            yield
-            return
+    def _timed(self, name: str) -> Iterator[None]:
         start = time.perf_counter()
         try:
             yield
         finally:
             self.seconds[name] += time.perf_counter() - start
             self.calls[name] += 1
-
-    def add(self, name: str, seconds: float, calls: int = 1) -> None:
-        if self.enabled:
-            self.seconds[name] += seconds
-            self.calls[name] += calls
 
     def report(self, frames: int, wall_seconds: float) -> str:
         """A small table: stage, total s, ms per frame, share of wall time."""

@@ -48,9 +48,9 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Iterable
 
-from streamer.atomic import AtomicPath
+from streamer.atomic import AtomicPath, check_output_path
 from streamer.detections import UNKNOWN, Detections
 from streamer.errors import InputError, OutputError, UsageError
 from streamer.frames import Frame
@@ -126,6 +126,18 @@ def check_sidecar_path(path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.suffix.lower() not in SUFFIXES:
         raise UsageError(f"sidecar {path}: unknown format {path.suffix or '(no suffix)'!r}; use .jsonl or .csv")
+    return path
+
+
+def check_sidecar_output(
+    path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), *, force: bool = False
+) -> Path:
+    """Validate a sidecar to write (its format, and it and a CSV's summary as outputs, see
+    `check_output_path`) before any work starts; returns its path."""
+    inputs = list(inputs)
+    path = check_output_path(check_sidecar_path(path), inputs, force=force)
+    if path.suffix.lower() == ".csv":
+        check_output_path(summary_path(path), inputs, force=force)
     return path
 
 

@@ -203,6 +203,10 @@ def test_bad_inputs_are_one_line_errors_and_leave_nothing(tmp_path, detector):
         mc.make_clip(KEIMA3_RAW, out, select=mc.stem_range(90, 99), detector=detector)
     with pytest.raises(UsageError, match="even"):
         mc.make_clip(KEIMA3_RAW, out, size=(641, 360), detector=detector)
+    with pytest.raises(UsageError, match="finite"):
+        mc.make_clip(KEIMA3_RAW, out, seconds=float("nan"), detector=detector)
+    with pytest.raises(UsageError, match="shot length"):
+        mc.make_clip(KEIMA3_RAW, out, shot_seconds=(2.0, float("inf")), detector=detector)
     broken = tmp_path / "broken" / "someone"
     broken.mkdir(parents=True)
     (broken / "1.jpg").write_bytes(b"not a jpeg")

@@ -114,6 +114,8 @@ def test_evaluate_onnx_json_and_reports_match_keras(chain, tmp_path, capsys):
     assert main(["evaluate", str(chain["keras"]), str(chain["faces"]), "--json", "-q"]) == 0
     keras_figures = json.loads(capsys.readouterr().out)
     assert Path(keras_figures["reports"]["report"]).parent == chain["root"] / "chars.keras-evaluation"
+    # Same images in the same order, or the comparison below would check fewer than it seems.
+    assert [a["path"] for a in keras_figures["images"]] == [a["path"] for a in figures["images"]]
     for a, b in zip(figures["images"], keras_figures["images"]):
         assert a["predicted"] == b["predicted"]
         assert a["top"][0]["score"] == pytest.approx(b["top"][0]["score"], abs=1e-4)
@@ -277,8 +279,11 @@ def test_help_defaults_match_the_library():
 
 
 def test_cli_help_does_not_load_tensorflow():
+    # Every module of the runtime package, not only the CLI: annotate and live must never pull it in.
     code = (
-        "import sys; from streamer.cli import build_parser; build_parser().format_help();"
+        "import sys, pkgutil, importlib, streamer; from streamer.cli import build_parser; build_parser().format_help();"
+        "[importlib.import_module(m.name) for m in pkgutil.walk_packages(streamer.__path__, 'streamer.')"
+        " if m.name != 'streamer.__main__'];"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'export', 'tf2onnx')))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout

@@ -98,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
     width, height = _size(args.size)
     if args.capture_fps is not None and args.capture_fps <= 0:
         raise UsageError("--fps must be above 0")
+    if args.stats_every < 0:
+        raise UsageError("--stats-every must be 0 (only at the end) or more")
     options = SourceOptions(
         realtime=args.realtime,
         capture_fps=args.capture_fps,
