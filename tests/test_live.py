@@ -128,8 +128,10 @@ def test_live_reads_a_udp_stream_recognizes_and_records_it(tmp_path, model):
     assert "dropped (no data for 1 s); not reconnecting" in errors
     assert " fps, latency " in errors and "dropped" in errors  # the logged figures
     recorded = probe(out)
-    # Timestamps are the stream's, from 0: the recording lasts as long as what was sent.
-    assert recorded["first_time"] == 0.0
+    # Timestamps are the stream's, from 0: the recording lasts as long as what was sent. On a
+    # busy machine live may drop the first frame or two to keep up (it never queues), so the
+    # first recorded frame can be one of the stream's first few.
+    assert 0.0 <= recorded["first_time"] <= 0.25
     assert recorded["duration"] == pytest.approx(3.5, abs=0.35)
     assert 0 < recorded["frames"] <= sent
     assert recorded["audio_codec"] == "aac" and recorded["audio_duration"] == pytest.approx(3.5, abs=0.35)
