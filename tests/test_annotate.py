@@ -204,6 +204,21 @@ def test_existing_output_needs_force(tmp_path, color_model, capsys):
     assert out.read_bytes() == b"keep me"
 
 
+@pytest.mark.parametrize("option, expected", [
+    (["--preset", "fastest"], "invalid choice: 'fastest'"),
+    (["--crf", "99"], "from 0 to 51"),
+    (["--crf", "high"], "from 0 to 51"),
+])
+def test_bad_encoder_settings_are_usage_errors(tmp_path, color_model, capsys, option, expected):
+    # x264 would only fail once the output is opened ("Invalid argument") or clamp the crf quietly.
+    clip = make_clip(tmp_path / "in.mp4")
+    with pytest.raises(SystemExit) as stopped:
+        annotate(clip, "-o", tmp_path / "out.mp4", "-m", color_model, *option)
+    assert stopped.value.code == 2
+    assert expected in capsys.readouterr().err.splitlines()[-1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
 def test_ctrl_c_leaves_no_output(tmp_path, color_model):
     clip = make_clip(tmp_path / "long.mp4", width=640, height=360, seconds=30.0)
     out = tmp_path / "out.mp4"

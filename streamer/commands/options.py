@@ -7,6 +7,8 @@ import argparse
 from streamer.detect import DEFAULT_DETECT_WIDTH
 from streamer.pipeline import DEFAULT_DETECT_EVERY, DEFAULT_THRESHOLD, LoopSettings
 
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+
 
 def add_recognition_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     parser.add_argument("--cascade", metavar="XML",
@@ -20,8 +22,22 @@ def add_recognition_options(parser: argparse.ArgumentParser | argparse._Argument
 
 
 def add_encoder_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, what: str = "the output") -> None:
-    parser.add_argument("--preset", default="veryfast", help=f"x264 preset for {what} (default veryfast)")
-    parser.add_argument("--crf", type=int, default=23, help=f"x264 quality for {what}, lower is better (default 23)")
+    # Checked here: x264 itself only reports a bad preset once the output is being opened, as a
+    # vague "Invalid argument", and clamps a crf out of range without a word.
+    parser.add_argument("--preset", default="veryfast", choices=X264_PRESETS, metavar="PRESET",
+                        help=f"x264 preset for {what}: {', '.join(X264_PRESETS)} (default veryfast)")
+    parser.add_argument("--crf", type=_crf, default=23,
+                        help=f"x264 quality for {what}, 0-51, lower is better (default 23)")
+
+
+def _crf(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 51:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 51, got {text!r}")
+    return value
 
 
 def loop_settings(args: argparse.Namespace) -> LoopSettings:
