@@ -18,7 +18,7 @@ from streamer.pipeline import LoopSettings, RecognitionLoop
 from streamer.profiling import StageTimer
 from streamer.progress import Progress
 from streamer.sidecar import SidecarWriter, check_sidecar_output
-from streamer.sinks import BackgroundSink, Mp4Sink
+from streamer.sinks import BackgroundSink, Mp4Sink, quick_thread_handoff
 from streamer.sources import FileSource
 
 
@@ -76,6 +76,7 @@ def annotate(
     started = time.perf_counter()
     frames = 0
     with contextlib.ExitStack() as stack:
+        stack.enter_context(quick_thread_handoff())  # decoder, encoder and loop threads take turns
         source = stack.enter_context(FileSource(input_path))
         sink = stack.enter_context(
             BackgroundSink(

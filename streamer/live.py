@@ -51,7 +51,7 @@ from streamer.labeler import Classifier
 from streamer.pipeline import LoopSettings, RecognitionLoop
 from streamer.profiling import StageTimer
 from streamer.sidecar import SidecarWriter, check_sidecar_output
-from streamer.sinks import Mp4Sink
+from streamer.sinks import Mp4Sink, quick_thread_handoff
 from streamer.sources import VideoSource, open_source
 
 DEFAULT_STATS_EVERY_S = 5.0
@@ -297,6 +297,7 @@ def run_live(
     say = _printer(log)
 
     with contextlib.ExitStack() as stack:
+        stack.enter_context(quick_thread_handoff())  # the capture thread hands frames over sooner
         stop = stack.enter_context(stop if stop is not None else StopRequests())
         if isinstance(source, VideoSource):
             live_source = source

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from conftest import VIDEOS
 from media import make_clip, probe
 from streamer.errors import OutputError
 from streamer.frames import BGR24, Frame
-from streamer.sinks import BackgroundSink, Mp4Sink
+from streamer.sinks import BackgroundSink, Mp4Sink, quick_thread_handoff
 from streamer.sources import FileSource, VideoInfo
 
 SAKURASOU = VIDEOS / "sakurasou_480p.mp4"
@@ -225,3 +226,13 @@ def test_background_sink_discards_on_an_error_in_the_caller(tmp_path):
             sink.write(_bgr(0, 0))
             raise KeyboardInterrupt
     assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"] and existing.read_bytes() == b"keep"
+
+
+def test_quick_thread_handoff_sets_and_restores_the_switch_interval():
+    before = sys.getswitchinterval()
+    with quick_thread_handoff(0.0005):
+        assert sys.getswitchinterval() == pytest.approx(0.0005)
+    assert sys.getswitchinterval() == before
+    with pytest.raises(KeyboardInterrupt), quick_thread_handoff(0.001):
+        raise KeyboardInterrupt  # Ctrl-C mid-run restores it too
+    assert sys.getswitchinterval() == before
