@@ -263,7 +263,7 @@ class BackgroundSink:
 
 @contextlib.contextmanager
 def quick_thread_handoff(interval_s: float = 0.0005) -> Iterator[None]:
-    """Make Python hand the GIL between threads every `interval_s` (default 5 ms) for a block.
+    """Make Python hand the GIL between threads every `interval_s` (Python's own default is 5 ms) for a block.
 
     The encoder thread needs the GIL for a moment after each x264 call; with the loop's
     Python code running on the main thread, it waits up to the switch interval each time.
