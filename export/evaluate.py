@@ -143,17 +143,10 @@ def load_predictor(model_path: str | os.PathLike) -> tuple[ModelContract, Predic
         classifier = OnnxClassifier(path, intra_op_threads=os.cpu_count() or 1)
         return classifier.contract, classifier.predict
     if suffix == ".keras":
-        from export.model_io import load_classifier
+        from export.model_io import keras_predict, load_classifier
 
         model, contract, _ = load_classifier(path)
-
-        def predict(crops: list[np.ndarray]) -> np.ndarray:
-            from export.dataset import resize_like_runtime
-
-            batch = contract.prepare([resize_like_runtime(c, contract.input_size) for c in crops])
-            return np.asarray(model.predict(batch, verbose=0, batch_size=64), np.float32)
-
-        return contract, predict
+        return contract, lambda crops: keras_predict(model, contract, crops)
     raise ModelError(f"model {path.name}: expected a .keras or .onnx file")
 
 

@@ -13,6 +13,8 @@ import os
 import zipfile
 from pathlib import Path
 
+import numpy as np
+
 from streamer.atomic import AtomicPath
 from streamer.errors import ModelError, UsageError
 from streamer.model_contract import ModelContract
@@ -61,3 +63,16 @@ def load_classifier(path: str | os.PathLike):
         text = str(exc).strip().splitlines()
         raise ModelError(f"model {Path(path).name} does not load in Keras: {text[0] if text else type(exc).__name__}") from None
     return model, contract, training
+
+
+def keras_predict(model, contract: ModelContract, crops_bgr: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
+    """(n, k) float32 probabilities of a Keras classifier for BGR uint8 crops of any size.
+
+    The Keras twin of `streamer.classifier.OnnxClassifier.predict`: crops are resized and
+    prepared exactly as the runtime does, so `evaluate` and `export`'s parity check see the
+    same inputs whichever file they run.
+    """
+    from export.dataset import resize_like_runtime
+
+    batch = contract.prepare([resize_like_runtime(crop, contract.input_size) for crop in crops_bgr])
+    return np.asarray(model.predict(batch, verbose=0, batch_size=batch_size), np.float32)

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from export.dataset import resize_like_runtime
 from export.images import list_images, read_image
 from streamer.atomic import AtomicPath
 from streamer.errors import InputError, ModelError, UsageError
@@ -56,7 +55,7 @@ def export_onnx(
     exists. ModelError if conversion or parity fails (nothing is written then).
     """
     started = time.monotonic()
-    from export.model_io import load_classifier
+    from export.model_io import keras_predict, load_classifier
 
     model, contract, training = load_classifier(keras_path)
     source = _parity_folder(check_images, training)
@@ -69,8 +68,7 @@ def export_onnx(
     proto.producer_name = "streamer export"
     proto.doc_string = f"character classifier: {', '.join(contract.labels)}"
 
-    batch = contract.prepare([resize_like_runtime(c, contract.input_size) for c in crops])
-    expected = np.asarray(model.predict(batch, verbose=0, batch_size=64), np.float32)
+    expected = keras_predict(model, contract, crops)
     with AtomicPath(onnx_path) as temporary:
         temporary.write_bytes(proto.SerializeToString())
         from streamer.classifier import OnnxClassifier

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable
 
-from streamer.atomic import check_writable_parent, give_usual_mode
+from streamer.atomic import check_writable_parent, give_usual_mode, output_error_for
 from streamer.errors import OutputError
 
 
@@ -86,5 +86,8 @@ class AtomicDir:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.commit()
-        else:
-            self.discard()
+            return
+        self.discard()
+        error = output_error_for(self.final, exc)
+        if error is not None:
+            raise error from None

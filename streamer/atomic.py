@@ -7,6 +7,7 @@ by a finished one.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -40,6 +41,19 @@ def check_writable_parent(path: Path) -> None:
         raise OutputError(f"cannot write {path}: folder {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write {path}: folder {parent} is not writable")
+
+
+# Errors that say the disk refused the bytes, whatever wrote them (a report, a plot, a model):
+# they mean "cannot write the output", so they become an OutputError, not an internal error.
+# Other OSErrors inside the block may be about an input and pass through unchanged.
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+
+
+def output_error_for(final: Path, exc: BaseException | None) -> OutputError | None:
+    """The OutputError to raise for `exc`, raised while writing `final`, if it is a disk error."""
+    if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
+        return OutputError(f"cannot write {final}: {exc.strerror or exc}")
+    return None
 
 
 def give_usual_mode(path: str | os.PathLike, bits: int) -> None:
@@ -102,5 +116,8 @@ class AtomicPath:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.commit()
-        else:
-            self.discard()
+            return
+        self.discard()
+        error = output_error_for(self.final, exc)
+        if error is not None:
+            raise error from None

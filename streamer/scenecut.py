@@ -69,8 +69,8 @@ def cut_score(previous: np.ndarray, current: np.ndarray) -> tuple[float, float]:
 class SceneCutDetector:
     """is_cut(gray) → True on the first frame of a new shot (a hard cut).
 
-    threshold: cut when `cut_score` ≥ this (0..2; cuts on the shared clips score ≥ 0.63,
-        motion ≤ 0.26).
+    threshold: cut when `cut_score` ≥ this (0..2; the default sits between the cuts and the
+        motion measured on the shared clips, see the module docstring).
     min_scene_len: after a cut, the next min_scene_len - 1 frames cannot be cuts (a flash
         or a one-frame insert fires once, not twice).
     min_change: and only when the thumbnails differ by at least this many grey levels on
