@@ -19,7 +19,7 @@ name = argmax of the mean; if the mean's best probability is below `threshold`, 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Protocol, Sequence
 
 import numpy as np
@@ -58,7 +58,7 @@ class LabelerStats:
 
 @dataclass
 class _TrackState:
-    votes: deque = field(default_factory=deque)  # of (k,) float32 probability vectors
+    votes: deque  # of (k,) float32 probability vectors, the latest max_votes
     mean: np.ndarray | None = None  # mean of `votes`, kept so unchanged tracks are not re-averaged
     age: int = 0  # frames this track has been seen in
     classified_at_age: int = -1  # age at the last classification, -1 = never
@@ -156,9 +156,7 @@ class TrackLabeler:
                 if state is None:  # untracked detection: this frame's answer only
                     scores[row] = vote
                     continue
-                state.votes.append(vote)
-                if len(state.votes) > self.max_votes:
-                    state.votes.popleft()
+                state.votes.append(vote)  # the oldest drops out beyond max_votes
                 state.mean = np.mean(np.stack(state.votes), axis=0)
                 state.classified_at_age = state.age
                 state.classified_area = float(areas[row])
@@ -174,7 +172,7 @@ class TrackLabeler:
             return None
         state = self._tracks.get(track_id)
         if state is None:
-            state = self._tracks[track_id] = _TrackState(last_seen=self._frames)
+            state = self._tracks[track_id] = _TrackState(votes=deque(maxlen=self.max_votes), last_seen=self._frames)
         return state
 
     def _due(self, state: _TrackState, area: float) -> bool:
