@@ -23,7 +23,7 @@ import av
 import numpy as np
 
 from streamer.atomic import AtomicPath
-from streamer.detect import CascadeDetector
+from streamer.detectors.cascade import CascadeDetector
 from streamer.model_contract import face_crop_box
 
 REPO = Path(__file__).resolve().parent.parent

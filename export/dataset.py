@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from export.images import list_images, read_image
+from streamer.image_files import list_images, read_image
 from streamer.errors import InputError
 
 # Written by `prepare` beside train/ and test/: how its crops were cut (crop_margin, size).
@@ -63,6 +63,23 @@ def crop_margin_of(data_dir: str | os.PathLike) -> float:
         return float(json.loads(settings.read_text(encoding="utf-8"))["crop_margin"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{settings}: unreadable crop settings ({exc}); pass --crop-margin") from None
+
+
+def detector_of(data_dir: str | os.PathLike) -> tuple[str, str]:
+    """(detector name, box convention) DATA_DIR's crops were cut at, from prepare.json; ("", "")
+    for ready-made crops or a folder prepared before detectors were recorded."""
+    settings = Path(data_dir) / PREPARE_SETTINGS
+    if not settings.is_file():
+        return "", ""
+    try:
+        payload = json.loads(settings.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{settings}: unreadable crop settings ({exc})") from None
+    if "detector_box" not in payload:  # prepared by an earlier version: always the cascade
+        from streamer.detectors.cascade import BOX_CONVENTION, CASCADE_NAME
+
+        return CASCADE_NAME, BOX_CONVENTION
+    return str(payload.get("detector_name", "")), str(payload["detector_box"])
 
 
 def test_folder(path: str | os.PathLike) -> Path:

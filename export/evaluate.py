@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from export.dataset import test_folder
-from export.images import list_images, read_image
+from streamer.image_files import list_images, read_image
 from export.reports import markdown_table, percent, plot_confusion_matrix
 from streamer.errors import InputError, ModelError
 from streamer.model_contract import ModelContract

@@ -76,3 +76,76 @@ def keras_predict(model, contract: ModelContract, crops_bgr: list[np.ndarray], b
 
     batch = contract.prepare([resize_like_runtime(crop, contract.input_size) for crop in crops_bgr])
     return np.asarray(model.predict(batch, verbose=0, batch_size=batch_size), np.float32)
+
+
+def save_detector(model, contract, path: str | os.PathLike, training: dict | None = None) -> Path:
+    """Write a face detector and its contract (`streamer.detectors.contract`) to `path` (.keras)."""
+    payload = {"detector": contract.to_metadata(), "training": training or {}}
+    if Path(path).suffix != ".keras":
+        raise UsageError(f"a Keras model file must end in .keras: {path}")
+    with AtomicPath(path) as temporary:
+        model.save(temporary)
+        with zipfile.ZipFile(temporary, "a") as archive:
+            archive.writestr(CONTRACT_ENTRY, json.dumps(payload, indent=2, default=str))
+    return Path(path)
+
+
+def read_payload(path: str | os.PathLike) -> dict:
+    """The `streamer.json` entry of a `.keras` file: {"contract": ...} or {"detector": ...}."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model {path} not found")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read(CONTRACT_ENTRY))
+    except zipfile.BadZipFile:
+        raise ModelError(f"model {path.name} is not a .keras file (not a zip archive)") from None
+    except KeyError:
+        raise ModelError(f"model {path.name} has no streamer contract (not written by `streamer train`)") from None
+    except ValueError as exc:
+        raise ModelError(f"model {path.name}: unreadable {CONTRACT_ENTRY} ({exc})") from None
+
+
+def load_keras_detector(path: str | os.PathLike):
+    """(Keras model, DetectorContract, training information) from a `.keras` face detector."""
+    import export.tf_runtime  # noqa: F401
+    import keras
+
+    from streamer.detectors.contract import DetectorContract
+
+    payload = read_payload(path)
+    contract = DetectorContract.from_metadata(payload.get("detector", {}), source=f"model {Path(path).name}")
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        raise ModelError(f"model {Path(path).name} does not load in Keras: {text[0] if text else type(exc).__name__}") from None
+    return model, contract, payload.get("training", {})
+
+
+class KerasFaceDetector:
+    """The Keras twin of `streamer.detectors.onnx_face.OnnxFaceDetector`: same input, same decoding."""
+
+    def __init__(self, model, contract, detect_width: int | None = None) -> None:
+        self.model = model
+        self.contract = contract
+        self.detect_width = contract.detect_width if detect_width is None else detect_width
+        self.name = "keras"
+        self.box_convention = contract.box
+
+    def outputs(self, image: np.ndarray):
+        from export.detector_model import with_peaks
+        from export.tf_runtime import import_tensorflow
+        from streamer.detectors.onnx_face import prepare_input
+
+        tf = import_tensorflow()
+        batch, scale = prepare_input(image, self.detect_width, self.contract.multiple)
+        heat, regression = self.model(tf.constant(batch), training=False)
+        peaks, regression = with_peaks(tf, heat, regression)
+        return np.asarray(peaks), np.asarray(regression), scale
+
+    def detect(self, image: np.ndarray, threshold: float | None = None):
+        from streamer.detectors.onnx_face import decode
+
+        peaks, regression, scale = self.outputs(image)
+        return decode(peaks, regression, self.contract, scale, image.shape[1], image.shape[0], threshold)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from export.images import list_images, read_image
+from streamer.image_files import list_images, read_image
 from streamer.atomic import AtomicPath
 from streamer.errors import InputError, ModelError, UsageError
 

@@ -6,7 +6,9 @@
                                             OUT_DIR/prepare.json  (crop margin and size,
                                               read by `train` into the model's contract)
 
-Faces are found with the runtime's detector (`streamer.detect.CascadeDetector`) and cut with
+Faces are found with the runtime's detector (`streamer.detectors`: the learned face detector by
+default, the cascade with `--detector cascade`), which is recorded in prepare.json and from
+there in the classifier's metadata, and cut with
 the runtime's crop (`streamer.model_contract.crop_face`: square box grown by CROP_MARGIN,
 resized to 96x96), so the classifier trains on crops cut exactly like the ones it will see.
 When an image holds several faces, the largest is taken (illustrations centre their subject;
@@ -31,9 +33,10 @@ from typing import Callable
 import numpy as np
 
 from export.dataset import PREPARE_SETTINGS
-from export.images import list_images, read_image, write_png
+from streamer.image_files import list_images, read_image, write_png
 from export.outdir import AtomicDir, check_output_dir
-from streamer.detect import CascadeDetector
+from streamer.detectors import CASCADE, FaceDetector, load_detector
+from streamer.detectors.cascade import CascadeDetector
 from streamer.errors import InputError, StreamerError
 from streamer.model_contract import CROP_MARGIN, crop_face
 
@@ -44,11 +47,14 @@ REPORT_NAME = "prepare-report.md"
 
 @dataclass(frozen=True)
 class DetectorSettings:
-    """The cascade's parameters for full-size illustrations.
+    """Which detector finds the faces, and the cascade's parameters for full-size illustrations.
 
+    detector: None for the shipped learned detector, "cascade", or a face-detector ONNX path.
+    detect_width: None = the detector's own choice: the learned detector sees pictures at the
+    width it was trained for (its metadata's detect_width); the cascade runs on the full image.
     Illustrations are 400–2000 px with one large face, unlike video frames: the cascade runs
-    on the full image (detect_width None) and with min_neighbors 3, which finds a face in all
-    107 images of keima3/raw where the video setting (640 px, 5 neighbours) misses 8.
+    with min_neighbors 3, which finds a face in all 107 images of keima3/raw where the video
+    setting (640 px, 5 neighbours) misses 8.
     """
 
     cascade: str | None = None  # None: resolved through streamer.assets
@@ -56,8 +62,20 @@ class DetectorSettings:
     min_neighbors: int = 3
     scale_factor: float = 1.1
     min_face: int = 24
+    detector: str | None = None
 
-    def build(self) -> CascadeDetector:
+    @property
+    def is_cascade(self) -> bool:
+        return self.detector is not None and str(self.detector).lower() == CASCADE
+
+    def build(self) -> FaceDetector:
+        if not self.is_cascade:
+            detector = load_detector(self.detector)
+            if self.detect_width is not None:
+                detector.detect_width = self.detect_width
+            else:
+                detector.detect_width = detector.contract.detect_width
+            return detector
         return CascadeDetector(
             self.cascade,
             detect_width=self.detect_width,
@@ -94,6 +112,7 @@ class PrepareReport:
     test_fraction: float
     seed: int | None
     warnings: tuple[str, ...] = field(default=())
+    detector_name: str = ""
 
     def to_markdown(self) -> str:
         split = (
@@ -102,12 +121,17 @@ class PrepareReport:
             else f"{self.test_fraction:.3g} of each character's images, shuffled with seed {self.seed}"
         )
         s = self.settings
+        if s.is_cascade:
+            detector = (
+                f"LBP anime-face cascade, detect width {s.detect_width or 'full image'}, "
+                f"min neighbours {s.min_neighbors}, scale factor {s.scale_factor}, min face {s.min_face} px"
+            )
+        else:
+            detector = f"learned face detector {self.detector_name}, detect width {s.detect_width or 'its own (metadata)'}"
         lines = [
             f"# prepare report: {self.raw_dir}",
             "",
-            f"Detector: LBP anime-face cascade, detect width {s.detect_width or 'full image'}, "
-            f"min neighbours {s.min_neighbors}, scale factor {s.scale_factor}, min face {s.min_face} px. "
-            f"Test split: {split}.",
+            f"Detector: {detector}. Test split: {split}.",
             "",
             "| character | images | faces | train | test | no face | several faces | unreadable | not images |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -144,7 +168,7 @@ def split_test(names: list[str], test_fraction: float, seed: int | None) -> set[
     return set(random.Random(seed).sample(names, count))
 
 
-def largest_face_crop(image_bgr: np.ndarray, detector: CascadeDetector, size: tuple[int, int]) -> tuple[np.ndarray | None, int]:
+def largest_face_crop(image_bgr: np.ndarray, detector: FaceDetector, size: tuple[int, int]) -> tuple[np.ndarray | None, int]:
     """(the largest face's crop, BGR uint8 `size` (h, w), or None; number of faces found)."""
     detections = detector.detect(image_bgr)
     if len(detections) == 0:
@@ -203,14 +227,21 @@ def prepare(
         if faceless:
             raise InputError(
                 f"no face found in any image of {', '.join(faceless)}; add clearer front-facing images "
-                f"or remove the folder (try --min-neighbors 2 for a more eager detector)"
+                f"or remove the folder"
             )
         warnings = tuple(
             f"{r.name}: only {r.faces} face(s), none left for the test set" for r in reports if r.faces and not r.test
         )
-        report = PrepareReport(raw_dir, out_dir, tuple(reports), settings, test_fraction, seed, warnings)
+        report = PrepareReport(raw_dir, out_dir, tuple(reports), settings, test_fraction, seed, warnings, detector.name)
         (staging / REPORT_NAME).write_text(report.to_markdown(), encoding="utf-8")
-        cut = {"crop_margin": CROP_MARGIN, "crop_size": list(size), "detector": asdict(settings)}
+        cut = {
+            "crop_margin": CROP_MARGIN,
+            "crop_size": list(size),
+            "detector": asdict(settings),
+            # Read by `train` into the classifier's metadata, so the runtime can warn on a mismatch.
+            "detector_name": detector.name,
+            "detector_box": detector.box_convention,
+        }
         (staging / PREPARE_SETTINGS).write_text(json.dumps(cut, indent=2) + "\n", encoding="utf-8")
     return report
 
@@ -218,7 +249,7 @@ def prepare(
 def _prepare_character(
     folder: Path,
     staging: Path,
-    detector: CascadeDetector,
+    detector: FaceDetector,
     test_fraction: float,
     seed: int | None,
     size: tuple[int, int],

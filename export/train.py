@@ -42,7 +42,7 @@ tf = import_tensorflow()
 import keras  # noqa: E402 - after the quiet TensorFlow import
 
 from export.backbones import BackboneSpec, WeightsChoice, build_backbone, get_spec, preprocessing_layer, resolve_weights
-from export.dataset import ImageSet, crop_margin_of, load_image_folder, stratified_split, train_folder
+from export.dataset import ImageSet, crop_margin_of, detector_of, load_image_folder, stratified_split, train_folder
 from export.layers import FlipLeftRight
 from export.model_io import save_classifier
 from streamer.errors import UsageError
@@ -159,7 +159,11 @@ def train(
 
     # The runtime cuts faces in video with the margin the training crops had (the contract says).
     crop_margin = config.crop_margin if config.crop_margin is not None else crop_margin_of(data_dir)
-    contract = ModelContract(labels=data.class_names, input_size=INPUT_SIZE, crop_margin=crop_margin)
+    detector_name, detector_box = detector_of(data_dir)
+    contract = ModelContract(
+        labels=data.class_names, input_size=INPUT_SIZE, crop_margin=crop_margin,
+        detector=detector_name, detector_box=detector_box,
+    )
     inference = with_flip_average(classifier) if config.flip_average else classifier
     training_info = {
         "backbone": spec.name,

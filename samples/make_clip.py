@@ -15,8 +15,9 @@ that frame's transform; axis-aligned boxes stay axis-aligned. Boxes are clipped 
 face with less than MIN_VISIBLE of its box inside the frame is left out of that frame's truth.
 
 Where the boxes on the still come from:
-- full illustrations (keima3): the project's cascade (streamer.detect.CascadeDetector, default
-  settings, the configured cascade asset) run once on the image; the largest box is the
+- full illustrations (keima3): the runtime's default face detector (`streamer.detectors`, the
+  shipped learned one; `--detector cascade` for the seeds' cascade) run once on the image at the
+  loop's detection width, so the truth has the same kind of box as `annotate`; the largest is the
   character's face (these datasets hold one character per image; smaller hits are false
   positives). Images where it finds nothing are skipped and listed in the header.
 - face crops (newgame8: 96x96, the whole image is the face): any image whose sides are both at
@@ -49,7 +50,7 @@ import numpy as np
 
 from streamer import assets
 from streamer.atomic import AtomicPath, check_output_path
-from streamer.detect import CascadeDetector
+from streamer.detectors import FaceDetector, load_detector
 from streamer.errors import InputError, OutputError, StreamerError, UsageError
 from streamer.groundtruth import FORMAT_VERSION as TRUTH_VERSION
 from streamer.groundtruth import FrameTruth, TruthFace
@@ -205,8 +206,8 @@ def is_face_crop(image: np.ndarray) -> bool:
     return max(image.shape[:2]) <= WHOLE_FACE_MAX_SIDE
 
 
-def panel_for(item: LabeledImage, detector: CascadeDetector, rng: np.random.Generator) -> Still | None:
-    """One image as a still with its face box, or None when the cascade finds no face in it."""
+def panel_for(item: LabeledImage, detector: FaceDetector, rng: np.random.Generator) -> Still | None:
+    """One image as a still with its face box, or None when the detector finds no face in it."""
     image = load_image(item.path)
     if is_face_crop(image):
         return _pasted_face(image, item, rng)
@@ -401,7 +402,7 @@ class _ShotRenderer:
 
 def plan_shots(
     images: Sequence[LabeledImage],
-    detector: CascadeDetector,
+    detector: FaceDetector,
     *,
     total_frames: int | None,
     fps: Fraction,
@@ -476,7 +477,7 @@ def plan_shots(
         shots.append(Shot(len(shots), start, frames, kind, view_a, view_b, still))
         start += frames
     if not shots:
-        raise InputError(f"the cascade finds no face in any of the {len(images)} images; nothing to film")
+        raise InputError(f"the detector finds no face in any of the {len(images)} images; nothing to film")
     return shots, skipped
 
 
@@ -563,7 +564,7 @@ def make_clip(
     seed: int = 0,
     shot_seconds: tuple[float, float] = SHOT_SECONDS,
     pair_share: float = PAIR_SHARE,
-    detector: CascadeDetector | None = None,
+    detector: FaceDetector | None = None,
     force: bool = False,
 ) -> ClipInfo:
     """Build the clip `output` (MP4) and its truth (default <output stem>.truth.jsonl) from the
@@ -571,7 +572,7 @@ def make_clip(
 
     seconds: clip length; None films every usable image once (shot lengths as usual).
     size: (width, height), both even (4:2:0 video). fps: exact frame rate.
-    detector: finds the faces on the stills (default: CascadeDetector with the configured cascade).
+    detector: finds the faces on the stills (default: the runtime's default detector).
     """
     fps = Fraction(fps)
     width, height = size
@@ -594,7 +595,7 @@ def make_clip(
     if video.resolve() == truth.resolve():
         raise OutputError(f"video and truth would both be {video}; choose another truth file name")
     images = list_images(root, select)
-    detector = detector or CascadeDetector()
+    detector = detector or load_detector()
     shots, skipped = plan_shots(
         images,
         detector,
@@ -699,7 +700,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SHARE",
         help=f"share of two-image shots (default {PAIR_SHARE})",
     )
-    parser.add_argument("--cascade", help="the face cascade XML (default: the configured asset)")
+    parser.add_argument("--detector", metavar="cascade|PATH.onnx",
+                        help="face detector for the stills' boxes (default: the shipped learned one)")
+    parser.add_argument("--cascade", help="with --detector cascade: the face cascade XML (default: the configured asset)")
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
     return parser
 
@@ -731,7 +734,7 @@ def run(args: argparse.Namespace) -> ClipInfo:
         seed=args.seed,
         shot_seconds=args.shot_seconds,
         pair_share=args.pairs,
-        detector=CascadeDetector(args.cascade),
+        detector=load_detector(args.detector, cascade_path=args.cascade),
         force=args.force,
     )
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from streamer import overlay
 from streamer.atomic import check_output_path
 from streamer.classifier import OnnxClassifier
-from streamer.detect import CascadeDetector
+from streamer.detectors import FaceDetector, load_detector, mismatch_warning
 from streamer.errors import InputError
 from streamer.pipeline import LoopSettings, RecognitionLoop
 from streamer.profiling import StageTimer
@@ -36,6 +36,7 @@ class AnnotateResult:
     seconds: float
     scene_cuts: int
     timer: StageTimer
+    damaged: tuple = ()  # streamer.sources.DamagedStretch: input stretches skipped, undecodable
 
     @property
     def fps(self) -> float:
@@ -45,8 +46,9 @@ class AnnotateResult:
 def annotate(
     input_path: str | os.PathLike,
     output_path: str | os.PathLike,
-    model_path: str | os.PathLike,
+    model_path: str | os.PathLike | None = None,
     *,
+    detector: str | os.PathLike | FaceDetector | None = None,
     cascade_path: str | os.PathLike | None = None,
     sidecar_path: str | os.PathLike | None = None,
     settings: LoopSettings = LoopSettings(),
@@ -54,8 +56,16 @@ def annotate(
     force: bool = False,
     progress: bool | None = None,
     profile: bool = False,
+    warn=None,
+    strict: bool = False,
 ) -> AnnotateResult:
-    """Run the recognition loop over a whole file. Outputs appear only when complete."""
+    """Run the recognition loop over a whole file. Outputs appear only when complete.
+
+    model_path None: faces only (boxes and records named `face`, no classifier).
+    detector: `cascade`, a face-detector ONNX path, a FaceDetector, or None for the shipped one.
+    warn: called with a one-line warning (e.g. the classifier was trained on another detector's boxes).
+    strict: refuse an input with a packet that does not decode, instead of skipping it.
+    """
     input_path = Path(input_path)
     if not input_path.exists():
         raise InputError(f"input not found: {input_path}")
@@ -63,13 +73,18 @@ def annotate(
         raise InputError(f"input is not a file: {input_path}")
     settings.check()
     # Check every output before minutes of work, so a typo fails in a second.
-    output = check_output_path(output_path, [input_path, model_path], force=force)
+    inputs = [input_path] + ([model_path] if model_path is not None else [])
+    output = check_output_path(output_path, inputs, force=force)
     sidecar = None
     if sidecar_path is not None:
-        sidecar = check_sidecar_output(sidecar_path, [input_path, model_path, output], force=force)
+        sidecar = check_sidecar_output(sidecar_path, inputs + [output], force=force)
 
-    classifier = OnnxClassifier(model_path)
-    detector = CascadeDetector(cascade_path, detect_width=settings.detect_width)
+    classifier = OnnxClassifier(model_path) if model_path is not None else None
+    if not hasattr(detector, "detect"):
+        detector = load_detector(detector, settings.detect_width, cascade_path=cascade_path)
+    warning = mismatch_warning(classifier, detector)
+    if warning and warn is not None:
+        warn(warning)
     timer = StageTimer(enabled=profile)
     loop = RecognitionLoop(detector, classifier, settings, timer)
 
@@ -77,7 +92,7 @@ def annotate(
     frames = 0
     with contextlib.ExitStack() as stack:
         stack.enter_context(quick_thread_handoff())  # decoder, encoder and loop threads take turns
-        source = stack.enter_context(FileSource(input_path))
+        source = stack.enter_context(FileSource(input_path, strict=strict))
         sink = stack.enter_context(
             BackgroundSink(
                 Mp4Sink(output, source.info, audio_streams=source.audio_streams, preset=encoder.preset, crf=encoder.crf)
@@ -108,6 +123,9 @@ def annotate(
             bar.update()
         if frames == 0:
             raise InputError(f"{input_path}: no video frame could be decoded")
+        damaged = source.damaged
+        if writer is not None:
+            writer.damaged = tuple(d.to_json() for d in damaged)
     return AnnotateResult(
         output=output,
         sidecar=sidecar,
@@ -115,6 +133,7 @@ def annotate(
         seconds=time.perf_counter() - started,
         scene_cuts=loop.cuts,
         timer=timer,
+        damaged=damaged,
     )
 
 

@@ -74,6 +74,15 @@ MOBILENET_025 = Asset(
     what="MobileNet alpha 0.25 ImageNet weights",
 )
 
+# The face detector's backbone (`streamer train-detector`); the pin matches the published one.
+MOBILENETV2_035 = Asset(
+    filename="mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5",
+    url="https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
+    "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5",
+    sha256="df1c3db1d0d9193719c4c70f707c56f7021f999f825bdc57454c275cf6def19f",
+    what="MobileNetV2 alpha 0.35 ImageNet weights",
+)
+
 KEIMA3_CHARACTERS = ("nishikino_maki", "sakurauchi_riko", "takimoto_hifumi")
 
 # The archive of one fixed commit of freedomofkeima/transfer-learning-anime (~100 MB; its
@@ -106,7 +115,7 @@ NEWGAME8 = Asset(
     layout=("train", "test"),
 )
 
-KNOWN_ASSETS = {asset.filename: asset for asset in (CASCADE, MOBILENET_025, KEIMA3, NEWGAME8)}
+KNOWN_ASSETS = {asset.filename: asset for asset in (CASCADE, MOBILENET_025, MOBILENETV2_035, KEIMA3, NEWGAME8)}
 
 
 def cache_dir() -> Path:

@@ -52,7 +52,16 @@ import numpy as np
 
 from streamer.errors import SourceError, UsageError
 from streamer.frames import BGR24, YUV420P, Frame
-from streamer.sources import PIXEL_FORMATS, VideoInfo, VideoSource, _reason, _video_stream
+from streamer.sources import (
+    PIXEL_FORMATS,
+    DamagedStretch,
+    DamageLog,
+    VideoInfo,
+    VideoSource,
+    _packet_span,
+    _reason,
+    _video_stream,
+)
 
 #: Time base of wall-clock stamped frames (webcam, screen): milliseconds.
 WALL_TIME_BASE = Fraction(1, 1000)
@@ -523,6 +532,7 @@ class StreamSource(VideoSource):
         self.end_reason: str | None = None
         self.reconnects = 0
         self.decode_errors = 0
+        self._damage = DamageLog()
         self._closed = False
         self._started = False
         self._container = self._open(self.open_timeout)
@@ -557,6 +567,11 @@ class StreamSource(VideoSource):
     @property
     def audio_streams(self) -> tuple[Any, ...]:
         return self._audio
+
+    @property
+    def damaged(self) -> tuple[DamagedStretch, ...]:
+        """Packets that did not decode (lost datagrams, say), in the stream's own seconds."""
+        return self._damage.stretches
 
     def _open(self, timeout: float) -> Any:
         url = self.url
@@ -661,10 +676,12 @@ class StreamSource(VideoSource):
             except av.error.FFmpegError:
                 # Lost UDP datagrams leave broken pictures; the decoder recovers at the next one.
                 self.decode_errors += 1
+                self._damage.skipped(*_packet_span(packet, Fraction(video.time_base or self.info.time_base)))
                 continue
             for picture in pictures:
                 if picture.pts is None:
                     continue
+                self._damage.decoded(float(Fraction(picture.pts) * Fraction(picture.time_base)))
                 pts = timeline.video_pts(Fraction(picture.pts) * Fraction(picture.time_base))
                 if (picture.width, picture.height) == size:
                     image = picture.to_ndarray(format=self.pixel_format)

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "streamer.commands.live",
     "streamer.commands.prepare",
     "streamer.commands.train",
+    "streamer.commands.train_detector",
     "streamer.commands.evaluate",
     "streamer.commands.export",
     "streamer.commands.score",

@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 UNKNOWN = "unknown"
+FACE = "face"  # the name of every face when no classifier runs (faces only)
 NO_ID = -1
 
 

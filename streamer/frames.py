@@ -79,6 +79,28 @@ class Frame:
             return cv2.cvtColor(self.image, cv2.COLOR_YUV2BGR_I420)
         return self.image
 
+    def scaled_bgr(self, width: int | None) -> tuple[np.ndarray, float]:
+        """(BGR copy scaled down to about `width` pixels wide, the scale factor applied).
+
+        For YUV frames the planes are scaled before the colour conversion, so a 1080p frame
+        costs a 480-px conversion, not a full one. Never scales up; 0/None keeps the size.
+        """
+        if not width or width >= self.width:
+            return self.to_bgr(), 1.0
+        scale = width / self.width
+        if self.pixel_format != YUV420P:
+            small_h = max(1, round(self.height * scale))
+            return cv2.resize(self.image, (width, small_h), interpolation=cv2.INTER_AREA), scale
+        small_w = max(2, width & ~1)
+        small_h = max(2, round(self.height * small_w / self.width) & ~1)
+        y_plane, u_plane, v_plane = i420_planes(self.image, self.width, self.height)
+        buffer = np.empty((small_h * 3 // 2, small_w), np.uint8)
+        small_y, small_u, small_v = i420_planes(buffer, small_w, small_h)
+        cv2.resize(y_plane, (small_w, small_h), dst=small_y, interpolation=cv2.INTER_AREA)
+        cv2.resize(u_plane, (small_w // 2, small_h // 2), dst=small_u, interpolation=cv2.INTER_AREA)
+        cv2.resize(v_plane, (small_w // 2, small_h // 2), dst=small_v, interpolation=cv2.INTER_AREA)
+        return cv2.cvtColor(buffer, cv2.COLOR_YUV2BGR_I420), small_w / self.width
+
     def crop_bgr(self, x1: int, y1: int, x2: int, y2: int) -> np.ndarray:
         """BGR pixels of the region [y1:y2, x1:x2] (clipped to the frame), converting only that region."""
         x1, x2 = max(0, x1), min(self.width, x2)

@@ -24,7 +24,7 @@ from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 
-from streamer.detections import NO_ID, UNKNOWN, Detections
+from streamer.detections import FACE, NO_ID, UNKNOWN, Detections
 from streamer.frames import Frame
 from streamer.model_contract import CROP_MARGIN, face_crop_box
 
@@ -207,3 +207,16 @@ def _named(tracks: Detections, scores: np.ndarray, labels: tuple[str, ...], thre
     class_id = np.where(known, best, NO_ID)
     class_name = np.array([labels[c] if ok else UNKNOWN for c, ok in zip(best, known)], dtype=object)
     return tracks.replace(class_id=class_id, class_name=class_name, confidence=best_score)
+
+
+class FacesOnly:
+    """The labeler when there is no classifier: every track is a `face`, its confidence the
+    detector's score (annotate/live without --model)."""
+
+    stats = LabelerStats()
+
+    def reset(self) -> None:
+        pass
+
+    def update(self, frame: Frame, tracks: Detections, ended_ids: Iterable[int] = ()) -> Detections:
+        return tracks.replace(class_name=np.full(len(tracks), FACE, dtype=object))

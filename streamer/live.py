@@ -43,7 +43,7 @@ from streamer import overlay
 from streamer.atomic import check_output_path
 from streamer.capture import source_kind
 from streamer.classifier import OnnxClassifier
-from streamer.detect import CascadeDetector
+from streamer.detectors import FaceDetector, load_detector, mismatch_warning
 from streamer.errors import SourceError, UsageError
 from streamer.feed import Captured, LiveFeed
 from streamer.frames import Frame
@@ -253,9 +253,9 @@ def open_live_source(spec: str | os.PathLike, options: SourceOptions = SourceOpt
 
 def run_live(
     source: str | os.PathLike | VideoSource,
-    classifier: str | os.PathLike | Classifier,
+    classifier: str | os.PathLike | Classifier | None = None,
     *,
-    detector: CascadeDetector | Any | None = None,
+    detector: str | os.PathLike | FaceDetector | None = None,
     cascade_path: str | os.PathLike | None = None,
     settings: LoopSettings = LoopSettings(),
     source_options: SourceOptions = SourceOptions(),
@@ -275,8 +275,8 @@ def run_live(
     """Run the live loop until the source ends or the user stops it (see module doc).
 
     source: a spec string (webcam, screen, URL, file) or an opened VideoSource (closed here).
-    classifier: an ONNX path, or any object with `labels` and `predict(crops_bgr)`.
-    detector: anything with `detect(gray) -> Detections` (default: the cascade).
+    classifier: an ONNX path, or any object with `labels` and `predict(crops_bgr)`; None: faces only.
+    detector: `cascade`, a face-detector ONNX path, or a FaceDetector (default: the shipped one).
     record: MP4 to write as it goes; sidecar: .jsonl/.csv records of the shown frames.
     window: show the preview window (needs a display; see streamer.window).
     max_frames, duration: stop after this many shown frames / seconds of wall time.
@@ -341,6 +341,13 @@ def run_live(
             reason = getattr(live_source, "end_reason", None)
             if reason:
                 end_reason = reason
+        damaged = live_source.damaged
+        if damaged:
+            from streamer.sources import describe_damage
+
+            say(f"live: warning: skipped what did not decode at {describe_damage(damaged)}")
+            if writer is not None:
+                writer.damaged = tuple(d.to_json() for d in damaged)
         ended_at = time.monotonic()
         # Leaving the block commits the recording and the sidecar (nothing raised).
     result = LiveResult(
@@ -364,8 +371,8 @@ def run_live(
 
 def _prepare(
     source: str | os.PathLike | VideoSource,
-    classifier: str | os.PathLike | Classifier,
-    detector: Any | None,
+    classifier: str | os.PathLike | Classifier | None,
+    detector: str | os.PathLike | FaceDetector | None,
     *,
     cascade_path: str | os.PathLike | None,
     settings: LoopSettings,
@@ -398,7 +405,11 @@ def _prepare(
         check_import_order()
 
     model = OnnxClassifier(classifier) if isinstance(classifier, (str, os.PathLike)) else classifier
-    detector = detector if detector is not None else CascadeDetector(cascade_path, detect_width=settings.detect_width)
+    if not hasattr(detector, "detect"):
+        detector = load_detector(detector, settings.detect_width, cascade_path=cascade_path)
+    warning = mismatch_warning(model, detector)
+    if warning:
+        print(f"streamer: {warning}", file=sys.stderr)
     timer = StageTimer(enabled=profile)
     loop = RecognitionLoop(detector, model, settings, timer)
     return loop, timer, record_path, sidecar_path

@@ -13,6 +13,10 @@ are JSON strings:
     crop_margin    0.2   the margin (fraction of the face box's side, each way) the training
                    crops were cut with; the runtime cuts its crops the same way. Folders of
                    ready-made face crops train with 0. Absent: CROP_MARGIN.
+    detector       "face_detector.onnx sha256:..." / "cascade": what found the training faces
+    detector_box   that detector's box convention; the runtime warns when its detector's
+                   differs (crops cut from another kind of box cost accuracy). Absent or
+                   empty: unknown (ready-made crops), no warning.
 
 The face crop itself is defined here too (`face_crop_box`), so training crops and runtime
 crops are cut the same way.
@@ -49,9 +53,13 @@ class ModelContract:
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
     output: str = "probabilities"
     crop_margin: float = CROP_MARGIN
+    detector: str = ""
+    detector_box: str = ""
 
     def to_metadata(self) -> dict[str, str]:
+        extra = {"detector": self.detector, "detector_box": self.detector_box} if self.detector_box else {}
         return {
+            **extra,
             "labels": json.dumps(list(self.labels)),
             "input_size": json.dumps(list(self.input_size)),
             "preprocessing": json.dumps(asdict(self.preprocessing)),
@@ -61,6 +69,8 @@ class ModelContract:
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, str], source: str = "model") -> "ModelContract":
+        if metadata.get("kind") == "face_detector":
+            raise ModelError(f"{source} is a face detector, not a character classifier (give it as the detector)")
         missing = [key for key in ("labels", "input_size") if key not in metadata]
         if missing:
             raise ModelError(
@@ -91,7 +101,10 @@ class ModelContract:
         output = metadata.get("output", "probabilities")
         if output not in ("probabilities", "logits"):
             raise ModelError(f"{source}: unknown output kind {output!r}")
-        return cls(labels, (height, width), preprocessing, output, crop_margin)
+        return cls(
+            labels, (height, width), preprocessing, output, crop_margin,
+            detector=str(metadata.get("detector", "")), detector_box=str(metadata.get("detector_box", "")),
+        )
 
     def prepare(self, crops_bgr: list[np.ndarray]) -> np.ndarray:
         """Resized BGR uint8 crops (input_size) → the float32 batch the model expects."""

@@ -30,7 +30,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from streamer.detections import UNKNOWN, Detections
+from streamer.detections import FACE, UNKNOWN, Detections
 from streamer.frames import YUV420P, Frame, i420_planes
 
 # BGR, saturated and far apart; from Tableau/Okabe-Ito-like sets, readable on anime colours.
@@ -124,6 +124,8 @@ def _draw_all(canvas: "_Canvas", detections: Detections, style: Style) -> None:
     for box, color in zip(boxes, colors):
         _draw_box(canvas, box, color, style.thickness)
     for i, box, color in zip(order, boxes, colors):
+        if detections.class_name[i] == FACE:
+            continue  # faces only (no classifier): a box, no name
         _draw_tag(canvas, box, str(detections.class_name[i]), float(detections.confidence[i]), color, style)
 
 

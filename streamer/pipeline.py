@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streamer.classifier import OnnxClassifier
-from streamer.detect import DEFAULT_DETECT_WIDTH, CascadeDetector
 from streamer.detections import Detections
+from streamer.detectors import DEFAULT_DETECT_WIDTH, FaceDetector, detect_frame
 from streamer.errors import UsageError
 from streamer.frames import Frame
-from streamer.labeler import DEFAULT_THRESHOLD, TrackLabeler
+from streamer.labeler import DEFAULT_THRESHOLD, Classifier, FacesOnly, TrackLabeler
 from streamer.profiling import StageTimer
 from streamer.scenecut import SceneCutDetector
 from streamer.track import FaceTracker
@@ -44,12 +43,15 @@ class LoopSettings:
 
 
 class RecognitionLoop:
-    """`process(frame) -> Detections` with tracker_id, class_name and the name's confidence."""
+    """`process(frame) -> Detections` with tracker_id, class_name and the name's confidence.
+
+    classifier None: faces only; every face is named `face` with the detector's confidence.
+    """
 
     def __init__(
         self,
-        detector: CascadeDetector,
-        classifier: OnnxClassifier,
+        detector: FaceDetector,
+        classifier: Classifier | None,
         settings: LoopSettings = LoopSettings(),
         timer: StageTimer | None = None,
     ) -> None:
@@ -59,7 +61,7 @@ class RecognitionLoop:
         # detection every 8 frames, 3 missed rounds (~1 s at 24 fps) before a track ends keeps one
         # id through such gaps without keeping boxes on faces that left.
         self.tracker = FaceTracker(max_missed=3)
-        self.labeler = TrackLabeler(classifier, threshold=settings.threshold)
+        self.labeler = TrackLabeler(classifier, threshold=settings.threshold) if classifier is not None else FacesOnly()
         self.scene_cuts = SceneCutDetector()
         self.timer = timer or StageTimer(enabled=False)
         self.cuts = 0
@@ -79,7 +81,7 @@ class RecognitionLoop:
         detections = None
         if cut or self._detection_due():
             with timer.stage("detect"):
-                detections = self.detector.detect(gray)
+                detections = detect_frame(self.detector, frame)
             self._frames_since_detection = 0
         else:
             self._frames_since_detection += 1

@@ -35,7 +35,8 @@ never seen):
     tracks      the number of distinct track ids shown with that name (a track whose name
                 changed over its life counts for each name).
 `frames` (frames written), `duration` (sum of all frame durations) and `faces` (records)
-describe the whole video.
+describe the whole video; `damaged` lists the stretches of the input that did not decode and
+were skipped (`{"start": s, "end": s, "packets": n}`, empty for an intact input).
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class SidecarSummary:
     faces: int
     characters: dict[str, CharacterTime] = field(default_factory=dict)
     unknown: CharacterTime | None = None
+    damaged: tuple[dict[str, Any], ...] = ()  # {"start": s, "end": s, "packets": n}: skipped, undecodable
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -102,6 +104,7 @@ class SidecarSummary:
             "faces": self.faces,
             "characters": {name: asdict(stats) for name, stats in self.characters.items()},
             "unknown": asdict(self.unknown) if self.unknown else None,
+            "damaged": list(self.damaged),
         }
 
     @classmethod
@@ -112,6 +115,7 @@ class SidecarSummary:
             faces=int(data["faces"]),
             characters={str(name): CharacterTime(**stats) for name, stats in data["characters"].items()},
             unknown=CharacterTime(**data["unknown"]) if data.get("unknown") else None,
+            damaged=tuple(dict(d) for d in data.get("damaged", ())),
         )
 
 
@@ -189,6 +193,8 @@ class SidecarWriter:
         self._first: dict[str, float] = {}
         self._last: dict[str, float] = {}
         self._tracks: dict[str, set[int]] = {}
+        # Set by the job before closing: the input's skipped, undecodable stretches.
+        self.damaged: tuple[dict, ...] = ()
 
     def __enter__(self) -> "SidecarWriter":
         return self
@@ -261,7 +267,7 @@ class SidecarWriter:
 
         characters = {name: stats(name) for name in sorted(self._first) if name != UNKNOWN}
         unknown = stats(UNKNOWN) if UNKNOWN in self._first else None
-        return SidecarSummary(self._frames, self._duration, self._faces, characters, unknown)
+        return SidecarSummary(self._frames, self._duration, self._faces, characters, unknown, self.damaged)
 
     def close(self) -> Path:
         """Finish: write the summary and move the file(s) into place. Returns the sidecar path."""

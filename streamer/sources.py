@@ -39,6 +39,68 @@ _FALLBACK_RATE = Fraction(25)
 
 
 @dataclass(frozen=True)
+class DamagedStretch:
+    """Packets that failed to decode and were skipped: from `start` (the first skipped packet's
+    time) to `end` (the next frame that decoded, or the last skipped packet's end), seconds."""
+
+    start: float
+    end: float
+    packets: int
+
+    def to_json(self) -> dict:
+        return {"start": round(self.start, 3), "end": round(self.end, 3), "packets": self.packets}
+
+
+class DamageLog:
+    """Stretches of skipped packets, as a decoding loop meets them: `skipped(start, end)` for
+    each packet that did not decode, `decoded(time)` for each frame that did (it closes an open
+    stretch when it comes after the stretch's start), `finish()` at the end."""
+
+    def __init__(self) -> None:
+        self._stretches: list[list] = []  # [start, end, packets, closed]
+
+    def __bool__(self) -> bool:
+        return bool(self._stretches)
+
+    def skipped(self, start: float | None, end: float | None, after: float | None = None) -> None:
+        """A packet spanning start..end (seconds) did not decode. after: the time just past the
+        last frame that did (the decoder holds frames back, so what is lost can begin earlier
+        than the packet itself)."""
+        if start is None:  # a packet without timestamps: where the last stretch ended, or 0
+            start = self._stretches[-1][1] if self._stretches else 0.0
+        if after is not None:
+            start = min(start, after)
+        end = start if end is None else max(start, end)
+        if self._stretches and not self._stretches[-1][3]:
+            stretch = self._stretches[-1]
+            stretch[0], stretch[1] = min(stretch[0], start), max(stretch[1], end)
+            stretch[2] += 1
+        else:
+            self._stretches.append([start, end, 1, False])
+
+    def decoded(self, time: float) -> None:
+        # Frames leave the decoder in presentation order, which may lag the packets: only a
+        # frame after the stretch's start ends it.
+        if self._stretches and not self._stretches[-1][3] and time > self._stretches[-1][0]:
+            self._stretches[-1][1] = max(self._stretches[-1][1], time)
+            self._stretches[-1][3] = True
+
+    def finish(self) -> None:
+        if self._stretches:
+            self._stretches[-1][3] = True
+
+    @property
+    def stretches(self) -> tuple[DamagedStretch, ...]:
+        return tuple(DamagedStretch(start, end, packets) for start, end, packets, _ in list(self._stretches))
+
+
+def describe_damage(stretches: Iterable[DamagedStretch]) -> str:
+    """"6.4-6.5 s (1 packet), 12.0-12.3 s (4 packets)" for a warning line."""
+    parts = [f"{d.start:.2f}-{d.end:.2f} s ({d.packets} packet{'s' if d.packets != 1 else ''})" for d in stretches]
+    return ", ".join(parts[:5]) + (f" and {len(parts) - 5} more" if len(parts) > 5 else "")
+
+
+@dataclass(frozen=True)
 class VideoInfo:
     """What a source delivers, known right after it is opened.
 
@@ -83,6 +145,11 @@ class VideoSource(ABC):
     def audio_streams(self) -> tuple[Any, ...]:
         """Input av.AudioStream objects whose packets ride on `Frame.audio_packets`; sinks use them
         as templates to copy the audio unchanged. Empty for sources without audio."""
+        return ()
+
+    @property
+    def damaged(self) -> tuple[DamagedStretch, ...]:
+        """Stretches of the input skipped because they did not decode (complete once iterated)."""
         return ()
 
     @abstractmethod
@@ -131,6 +198,10 @@ class FileSource(VideoSource):
         or "bgr24" force one (yuv420p needs even sizes).
     threaded: decode in a background thread ahead of the consumer, at most `queue_size`
         frames ahead (8 x 1080p YUV = 25 MB).
+    strict: refuse a file with a video packet that fails to decode (InputError). By default
+        such packets are skipped, as players do: the frames that decode keep their own
+        timestamps (a skipped stretch is simply absent from the output, whose audio stays in
+        sync because it is copied by timestamp), and `damaged` lists the stretches.
 
     Audio: every audio stream is demuxed in the same pass, never decoded. The packets that
     arrive before a video frame ride on that frame's `audio_packets`; the packets after the
@@ -150,6 +221,7 @@ class FileSource(VideoSource):
         threaded: bool = True,
         queue_size: int = 8,
         pixel_format: str = "auto",
+        strict: bool = False,
     ) -> None:
         if pixel_format not in PIXEL_FORMATS:
             raise ValueError(f"pixel_format must be one of {PIXEL_FORMATS}, not {pixel_format!r}")
@@ -158,6 +230,8 @@ class FileSource(VideoSource):
         self.path = Path(path)
         self._threaded = threaded
         self._queue_size = queue_size
+        self._strict = strict
+        self._damage = DamageLog()
         self._container = self._open(self.path)
         self._reader: BackgroundIterator[Frame] | None = None
         self._direct: Any = None  # the decoding generator when not threaded
@@ -228,6 +302,10 @@ class FileSource(VideoSource):
     def audio_streams(self) -> tuple[Any, ...]:
         return self._audio
 
+    @property
+    def damaged(self) -> tuple[DamagedStretch, ...]:
+        return self._damage.stretches
+
     # -- iteration -------------------------------------------------------------------------
 
     def frames(self) -> Iterator[Frame]:
@@ -290,14 +368,27 @@ class FileSource(VideoSource):
             try:
                 decoded = packet.decode()  # the flush packet drains the decoder's delayed frames
             except av.error.FFmpegError as exc:
-                raise self._damaged(index, exc) from None
+                if self._strict:
+                    raise self._damaged(index, exc) from None
+                if packet.dts is None:  # the flush packet: nothing more will come out
+                    break
+                after = held.time + 1 / self.info.fps if held is not None else None
+                self._damage.skipped(*_packet_span(packet, self.info.time_base), after=after)
+                continue
             for picture in decoded:
                 frame = self._to_frame(picture, index, tuple(pending_audio))
+                if self._damage and held is not None and frame.pts <= held.pts:
+                    # After a skipped packet the decoder can hand out a frame ahead of its
+                    # turn; the ones it skipped over come later and are dropped, so frames
+                    # stay in presentation order. Their audio rides on the next frame.
+                    continue
+                self._damage.decoded(frame.time)
                 pending_audio = []
                 index += 1
                 if held is not None:
                     yield held
                 held = frame
+        self._damage.finish()
         self._check_complete(index, video_end_pts, last_packet_corrupt)
         if held is None:
             raise InputError(f"{self.path}: no video frame could be decoded")
@@ -330,7 +421,9 @@ class FileSource(VideoSource):
         # Tolerance: a few frames of rounding in muxers' durations, never a real cut (which
         # also leaves a partial, corrupt packet at the end).
         tolerance = max(0.5, 3 / self.info.fps)
-        if last_packet_corrupt or missing > tolerance:
+        # A corrupt last packet after damage already skipped is more of the same damage: the
+        # skipped stretches say so. Without earlier damage it is a cut-off file.
+        if (last_packet_corrupt and not self._damage) or missing > tolerance:
             seconds = float(video_end_pts * self.info.time_base) if video_end_pts is not None else 0.0
             stated = f" of {self.info.duration:.1f} s" if self.info.duration else ""
             raise InputError(
@@ -343,6 +436,15 @@ class FileSource(VideoSource):
         return InputError(
             f"{self.path} is damaged: decoding failed near frame {index} (~{seconds:.1f} s): {_reason(exc)}"
         )
+
+
+def _packet_span(packet: Any, time_base: Fraction) -> tuple[float | None, float | None]:
+    """(start, end) of a packet in seconds; None when it has no timestamp."""
+    stamp = packet.pts if packet.pts is not None else packet.dts
+    if stamp is None:
+        return None, None
+    start = float(stamp * time_base)
+    return start, start + float((packet.duration or 0) * time_base)
 
 
 def _video_stream(container: Any) -> Any | None:

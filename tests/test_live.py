@@ -30,7 +30,7 @@ from live_support import (
 )
 from media import make_clip, probe
 from onnx_models import make_color_classifier
-from streamer.detect import CascadeDetector
+from streamer.detectors.cascade import CascadeDetector
 from streamer.errors import OutputError, SourceError, UsageError
 from streamer.live import SourceOptions, run_live
 from streamer.pipeline import LoopSettings

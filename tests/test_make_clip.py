@@ -15,7 +15,7 @@ import av
 import numpy as np
 import pytest
 
-from streamer.detect import CascadeDetector
+from streamer.detectors.cascade import CascadeDetector
 from streamer.detections import box_iou
 from streamer.errors import InputError, OutputError, UsageError
 from streamer.groundtruth import read_truth

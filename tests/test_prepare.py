@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import CASCADE_PATH, DATASETS
-from export.images import ALPHA_BACKGROUND, decode_image, list_images, natural_key, read_image
+from streamer.image_files import ALPHA_BACKGROUND, decode_image, list_images, natural_key, read_image
 from export.prepare import DetectorSettings, largest_face_crop, prepare, split_test
 from streamer.cli import main
 from streamer.errors import InputError, OutputError

@@ -13,7 +13,7 @@ import pytest
 
 from streamer.annotate import annotate
 from streamer.cli import main
-from streamer.detect import CascadeDetector
+from streamer.detectors.cascade import CascadeDetector
 from streamer.groundtruth import read_truth
 from streamer.sidecar import FIELDS, read_sidecar
 

@@ -188,14 +188,30 @@ def test_a_cut_off_file_is_reported_not_silently_shortened(tmp_path, threaded, f
 
 
 @pytest.mark.parametrize("threaded", [True, False])
-def test_garbage_in_the_middle_is_reported_with_the_position(tmp_path, threaded):
+def test_garbage_in_the_middle_is_refused_with_the_position_when_strict(tmp_path, threaded):
     damaged = _garbage_in_the_middle(make_clip(tmp_path / "a.mp4", seconds=2.0), tmp_path / "damaged.mp4")
     frames = 0
-    with FileSource(damaged, threaded=threaded) as source:
+    with FileSource(damaged, threaded=threaded, strict=True) as source:
         with pytest.raises(InputError, match=r"damaged: decoding failed near frame \d+") as caught:
             for _ in source:
                 frames += 1
     assert 0 < frames < 48 and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("threaded", [True, False])
+def test_garbage_in_the_middle_is_skipped_and_listed_by_default(tmp_path, threaded):
+    clip = make_clip(tmp_path / "a.mp4", seconds=2.0)
+    with FileSource(clip) as source:
+        times = [f.time for f in source]
+    damaged = _garbage_in_the_middle(clip, tmp_path / "damaged.mp4")
+    with FileSource(damaged, threaded=threaded) as source:
+        kept = [f.time for f in source]
+    assert 0 < len(kept) < 48 and set(kept) <= set(times) and kept == sorted(kept)
+    (stretch,) = source.damaged
+    assert stretch.packets >= 1 and 0 < stretch.start <= stretch.end < 2.0
+    missing = sorted(set(times) - set(kept))
+    assert stretch.start <= missing[0] + 1e-3  # the stretch starts where frames went missing
+    assert all(stretch.start - 1e-3 <= t <= stretch.end for t in missing)
 
 
 def test_the_faststart_remux_itself_decodes_completely(tmp_path):

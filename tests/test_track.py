@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from streamer.detect import CascadeDetector
+from streamer.detectors.cascade import CascadeDetector
 from streamer.detections import Detections, box_iou
 from streamer.scenecut import SceneCutDetector
 from streamer.track import FaceTracker

@@ -16,13 +16,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "the same size, frame rate, timestamps and audio as the input, and optionally a sidecar record "
         "of who appears where and when.",
     )
-    parser.add_argument("input", metavar="INPUT", help="video file to annotate")
-    parser.add_argument("-o", "--output", required=True, metavar="OUTPUT.mp4", help="labelled MP4 to write")
-    parser.add_argument("-m", "--model", required=True, metavar="CLASSIFIER.onnx",
-                        help="character classifier exported by `streamer export`")
+    parser.add_argument("input", metavar="INPUT", help="video file, image file, or folder of images to annotate")
+    parser.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+                        help="labelled MP4 for a video; an image file for an image; a folder for a folder of images")
     add_recognition_options(parser)
     parser.add_argument("--sidecar", metavar="PATH", help="write per-frame records to PATH (.jsonl or .csv)")
     add_encoder_options(parser)
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse a video with a stretch that does not decode (default: skip it, warn, and list it in the sidecar)")
     parser.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     parser.add_argument("--profile", action="store_true", help="print where the time went, per stage")
@@ -31,12 +32,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
+    from streamer.annotate_images import is_image_input
+
+    if is_image_input(args.input):
+        return _run_images(args)
     from streamer.annotate import EncoderSettings, annotate, print_profile
 
     result = annotate(
         args.input,
         args.output,
         args.model,
+        detector=args.detector,
         cascade_path=args.cascade,
         sidecar_path=args.sidecar,
         settings=loop_settings(args),
@@ -44,10 +50,40 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         progress=False if args.quiet else None,
         profile=args.profile,
+        warn=lambda text: print(f"streamer: {text}", file=sys.stderr),
+        strict=args.strict,
     )
+    if result.damaged:
+        from streamer.sources import describe_damage
+
+        # Exit 0: the output is complete apart from what could not be decoded (see README).
+        print(f"streamer: warning: {args.input} is damaged: skipped what did not decode at "
+              f"{describe_damage(result.damaged)}; the output lacks those frames", file=sys.stderr)
     if not args.quiet:
         extra = f", sidecar {result.sidecar}" if result.sidecar else ""
         print(f"wrote {result.output} ({result.frames} frames, {result.fps:.1f} fps{extra})", file=sys.stderr)
     if args.profile:
         print_profile(result)
+    return 0
+
+
+def _run_images(args: argparse.Namespace) -> int:
+    from streamer.annotate_images import annotate_images
+    from streamer.errors import InputError
+
+    result = annotate_images(
+        args.input, args.output, args.model, detector=args.detector, cascade_path=args.cascade,
+        sidecar_path=args.sidecar, settings=loop_settings(args), force=args.force,
+        progress=False if args.quiet else None,
+        warn=lambda text: print(f"streamer: {text}", file=sys.stderr),
+    )
+    if not args.quiet:
+        extra = f", sidecar {result.sidecar}" if result.sidecar else ""
+        print(f"wrote {result.images} labelled image(s) to {args.output} ({result.faces} faces{extra})", file=sys.stderr)
+    if result.failed:
+        for file, reason in result.failed:
+            print(f"streamer: skipped {file}: {reason}", file=sys.stderr)
+        print(f"streamer: error: {len(result.failed)} of {len(result.failed) + result.images} file(s) could not be "
+              "annotated (listed above)", file=sys.stderr)
+        return InputError.exit_code
     return 0

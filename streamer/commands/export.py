@@ -14,7 +14,7 @@ DEFAULT_TOLERANCE = 1e-4
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "export",
-        help="convert a trained .keras classifier to the .onnx file annotate/live use",
+        help="convert a trained .keras classifier or face detector to the .onnx file annotate/live use",
         description="Convert MODEL.keras to ONNX (dynamic batch size) with tf2onnx, write the labels, input "
         "size and preprocessing into the ONNX metadata, then classify real images with onnxruntime and Keras "
         "and compare: the file is written only if no probability differs by more than the tolerance.",
@@ -41,6 +41,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"-o must name an .onnx file, got {output}")
     check_output_path(output, inputs=[args.model], force=args.force)
 
+    from export.model_io import read_payload
+
+    if "detector" in read_payload(args.model):
+        return _export_detector(args, output)
+
     from export.onnx_export import export_onnx
 
     result = export_onnx(args.model, output, check_images=args.check_images, opset=args.opset, tolerance=args.tolerance)
@@ -52,6 +57,23 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"  parity on {result.parity_images} images from {result.parity_source}: "
             f"max abs diff {result.max_abs_diff:.2e} (ONNX vs Keras), same top-1: {'yes' if result.same_top1 else 'NO'}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _export_detector(args: argparse.Namespace, output: Path) -> int:
+    from export.detector_export import PARITY_TOLERANCE, export_detector
+
+    # A detector's parity is checked on raw scores and log sizes: the classifier's 1e-4 on
+    # probabilities is too strict for them, so an untouched --tolerance means the detector's own.
+    tolerance = PARITY_TOLERANCE if args.tolerance == DEFAULT_TOLERANCE else args.tolerance
+    result = export_detector(args.model, output, check_images=args.check_images, opset=args.opset, tolerance=tolerance)
+    if not args.quiet:
+        print(f"wrote {result.onnx_path} (face detector, opset {result.opset})", file=sys.stderr)
+        print(
+            f"  parity on {result.parity_pictures} pictures: max abs diff {result.max_abs_diff:.2e} (ONNX vs Keras), "
+            f"same {result.faces} faces",
             file=sys.stderr,
         )
     return 0

@@ -28,8 +28,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "as an MP4 (finished and playable on q, Ctrl-C, SIGTERM or the end of the source).",
     )
     parser.add_argument("-s", "--source", required=True, metavar="SOURCE", help=SOURCE_HELP)
-    parser.add_argument("-m", "--model", required=True, metavar="CLASSIFIER.onnx",
-                        help="character classifier exported by `streamer export`")
     parser.add_argument("-r", "--record", metavar="OUT.mp4",
                         help="record what is shown (labels, no status line) as an H.264 MP4, with the source's audio")
     parser.add_argument("--sidecar", metavar="PATH", help="write per-frame records of the shown frames to PATH (.jsonl or .csv)")
@@ -116,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         result = run_live(
             args.source,
             args.model,
+            detector=args.detector,
             cascade_path=args.cascade,
             settings=loop_settings(args),
             source_options=options,

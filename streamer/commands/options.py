@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-from streamer.detect import DEFAULT_DETECT_WIDTH
+from streamer.detectors import DEFAULT_DETECT_WIDTH
 from streamer.pipeline import DEFAULT_DETECT_EVERY, DEFAULT_THRESHOLD, LoopSettings
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 
 
 def add_recognition_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument("-m", "--model", metavar="CLASSIFIER.onnx",
+                        help="character classifier exported by `streamer export` (default: none, faces only, no names)")
+    parser.add_argument("--detector", metavar="cascade|PATH.onnx",
+                        help="face detector: the shipped learned one (default, models/face_detector.onnx), "
+                        "cascade (the LBP cascade), or a face-detector ONNX file from `streamer export`")
     parser.add_argument("--cascade", metavar="XML",
-                        help="anime-face cascade (default: found via STREAMER_ASSETS, the cache, or downloaded)")
+                        help="with --detector cascade: the cascade file (default: found via STREAMER_ASSETS, the cache, or downloaded)")
     parser.add_argument("--detect-every", type=int, default=DEFAULT_DETECT_EVERY, metavar="N",
                         help=f"run the face detector every N frames, track in between (default {DEFAULT_DETECT_EVERY})")
     parser.add_argument("--detect-width", type=int, default=DEFAULT_DETECT_WIDTH, metavar="PX",

@@ -10,7 +10,7 @@ import argparse
 import sys
 
 # Mirrors export.prepare.DetectorSettings / DEFAULT_TEST_FRACTION (tests check they agree).
-DEFAULTS = {"test_fraction": 1.0 / 6.0, "min_neighbors": 3, "scale_factor": 1.1, "min_face": 24, "detect_width": 0}
+DEFAULTS = {"test_fraction": 1.0 / 6.0, "min_neighbors": 3, "scale_factor": 1.1, "min_face": 24, "detect_width": None}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -29,10 +29,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         "in numeric file-name order, e.g. 31-36 of 36)")
     parser.add_argument("--seed", type=int, default=None,
                         help="pick the test images at random with this seed instead of the last ones by name")
+    parser.add_argument("--detector", metavar="cascade|PATH.onnx",
+                        help="face detector: the shipped learned one (default), cascade, or a face-detector ONNX file; "
+                        "the classifier trained on these crops remembers it")
     parser.add_argument("--cascade", metavar="XML",
                         help="anime-face cascade (default: found via STREAMER_ASSETS, the cache, or downloaded)")
     parser.add_argument("--detect-width", type=int, default=DEFAULTS["detect_width"], metavar="PX",
-                        help="scale images down to this width before detection (default 0 = full size)")
+                        help="scale images down to this width before detection (0 = full size; default: the learned "
+                        "detector's own width from its metadata, full size for the cascade)")
     parser.add_argument("--min-neighbors", type=int, default=DEFAULTS["min_neighbors"], metavar="N",
                         help="cascade's minNeighbors: lower finds more faces and more false ones (default 3)")
     parser.add_argument("--scale-factor", type=float, default=DEFAULTS["scale_factor"], metavar="S",
@@ -50,8 +54,9 @@ def run(args: argparse.Namespace) -> int:
     from streamer.progress import Progress
 
     settings = DetectorSettings(
+        detector=args.detector,
         cascade=args.cascade,
-        detect_width=args.detect_width or None,
+        detect_width=None if args.detect_width is None else (args.detect_width or 0),
         min_neighbors=args.min_neighbors,
         scale_factor=args.scale_factor,
         min_face=args.min_face,

@@ -14,9 +14,11 @@ import numpy as np
 
 from streamer import assets
 from streamer.detections import Detections
+from streamer.detectors import DEFAULT_DETECT_WIDTH
 from streamer.errors import ModelError
 
-DEFAULT_DETECT_WIDTH = 480
+CASCADE_NAME = "cascade"
+BOX_CONVENTION = "cascade: a tight square on eyes, nose and mouth"
 
 
 def load_cascade(path: str | os.PathLike | None = None) -> cv2.CascadeClassifier:
@@ -34,7 +36,8 @@ def load_cascade(path: str | os.PathLike | None = None) -> cv2.CascadeClassifier
 
 
 class CascadeDetector:
-    """detect(gray or BGR image) → Detections in full-resolution pixels.
+    """detect(gray or BGR image) → Detections in full-resolution pixels (confidence 1: the
+    cascade has no score).
 
     detect_width: the width the image is scaled down to before detection (never up);
         0 or None runs on the full image.
@@ -49,6 +52,9 @@ class CascadeDetector:
         min_neighbors: int = 5,
         min_face: int = 24,
     ) -> None:
+        self.name = CASCADE_NAME
+        self.wants_color = False
+        self.box_convention = BOX_CONVENTION
         self.cascade = cascade if isinstance(cascade, cv2.CascadeClassifier) else load_cascade(cascade)
         self.detect_width = detect_width
         self.scale_factor = scale_factor

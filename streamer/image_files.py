@@ -1,4 +1,4 @@
-"""Reading illustrations and face crops from disk, whatever their format quirks.
+"""Reading images from disk (illustrations, face crops, stills to annotate), whatever their format quirks.
 
 Every reader returns BGR uint8 (H, W, 3), the colour order of OpenCV and of the runtime's
 frames, or raises `InputError` with one line naming the file. Handled here so nothing else

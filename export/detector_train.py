@@ -1,0 +1,200 @@
+"""`train-detector`: the face detector, trained from pictures with hand-drawn face boxes.
+
+    streamer train-detector ../shared/datasets/face_boxes/illustrations \
+        ../shared/datasets/face_boxes/episodes --negatives ../shared/datasets/animeface_patches/negative \
+        -o detector.keras
+
+Each DATA is a face-box annotation file (`streamer.face_boxes`); its "train" pictures train,
+its "val" pictures choose the score threshold, its "test" pictures are never read here (the
+benchmark measures on them). Steps, not epochs: a step is one batch of fresh random samples
+(`export.detector_data.SampleMaker`), so the run length is what a session can afford.
+Seeded: the same command gives the same model on the same machine.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from streamer.detectors.contract import DetectorContract
+from streamer.errors import InputError, UsageError
+from streamer.face_boxes import read_pictures
+
+
+@dataclass(frozen=True)
+class DetectorTrainConfig:
+    data: tuple[str, ...]
+    output: str
+    negatives: str | None = None
+    weights: str | None = None  # MobileNetV2 ImageNet weights file; None: random init
+    alpha: float = 0.35
+    steps: int = 6000
+    batch_size: int = 16
+    size: int = 320
+    detect_width: int = 480
+    learning_rate: float = 2e-3
+    episode_weight: float = 1.0  # how often a sample comes from each data set, relative
+    seed: int = 1
+    threads: int | None = None
+    log_every: int = 100
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DetectorTrainResult:
+    output: Path
+    steps: int
+    seconds: float
+    final_loss: float
+    score_threshold: float
+    val_f1: float
+
+
+def train_detector(config: DetectorTrainConfig, progress=None) -> DetectorTrainResult:
+    from export import detector_data
+    from export.detector_model import build_detector, detector_loss
+    from export.tf_runtime import configure, import_tensorflow
+
+    if config.steps < 1 or config.batch_size < 1:
+        raise UsageError("--steps and --batch-size must be 1 or more")
+    if config.size % 32:
+        raise UsageError("--size must be a multiple of 32")
+    train_groups, val_pictures = [], []
+    for data in config.data:
+        pictures = read_pictures(data)
+        train = [p for p in pictures if p.split == "train"]
+        val_pictures += [p for p in pictures if p.split == "val"]
+        if not train:
+            raise InputError(f"{data}: no training pictures in it")
+        train_groups.append(detector_data.load_examples(train))
+    if not any(train_groups):
+        raise InputError("none of the training pictures could be read")
+    negatives: list[np.ndarray] = []
+    if config.negatives:
+        from streamer.image_files import list_images
+
+        paths, _ = list_images(Path(config.negatives))
+        negatives = detector_data.load_patches(paths)
+
+    tf = import_tensorflow()
+    configure(threads=config.threads, seed=config.seed)
+    model = build_detector(alpha=config.alpha, weights=config.weights)
+    # Every data set gets the same share of samples (scaled by episode_weight for the frames):
+    # 284 illustrations would otherwise drown 150 broadcast frames.
+    weights = [config.episode_weight if i > 0 else 1.0 for i in range(len(train_groups))]
+    rng = np.random.default_rng(config.seed)
+    maker = detector_data.SampleMaker(
+        list(zip(train_groups, weights)), negatives, rng, size=config.size, runtime_side=config.detect_width
+    )
+    batches = _prefetch(maker, config.batch_size, config.size, config.steps)
+
+    schedule = _WarmupCosine(config.learning_rate, config.steps)
+    import keras
+
+    optimizer = keras.optimizers.Adam(learning_rate=schedule, clipnorm=10.0)
+
+    @tf.function
+    def step(images, heatmap, reg_target, reg_mask, weight):
+        with tf.GradientTape() as tape:
+            heat_logits, regression = model(images, training=True)
+            total, heat_loss, reg_loss = detector_loss(tf, heat_logits, regression, heatmap, reg_target, reg_mask, weight)
+            total_with_decay = total + 1e-5 * tf.add_n([tf.nn.l2_loss(v) for v in model.trainable_variables if "kernel" in v.name])
+        gradients = tape.gradient(total_with_decay, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return total, heat_loss, reg_loss
+
+    started = time.monotonic()
+    running = None
+    for index in range(config.steps):
+        images, targets = next(batches)
+        total, heat_loss, reg_loss = step(images, *targets)
+        value = float(total)
+        running = value if running is None else 0.98 * running + 0.02 * value
+        if progress is not None:
+            progress(index + 1, config.steps, running, float(heat_loss), float(reg_loss))
+    seconds = time.monotonic() - started
+
+    threshold, f1 = 0.35, float("nan")
+    if val_pictures:
+        threshold, f1 = _choose_threshold(model, val_pictures, config.detect_width)
+    contract = DetectorContract(
+        score_threshold=threshold,
+        detect_width=config.detect_width,
+        trained_on=", ".join(Path(d).name for d in config.data),
+    )
+    training = {k: v for k, v in asdict(config).items() if k != "extra"}
+    training.update(steps_done=config.steps, seconds=round(seconds, 1), final_loss=running, val_f1=f1, **config.extra)
+    from export.model_io import save_detector
+
+    save_detector(model, contract, config.output, training)
+    return DetectorTrainResult(Path(config.output), config.steps, seconds, float(running), threshold, f1)
+
+
+def _choose_threshold(model, pictures, detect_width: int) -> tuple[float, float]:
+    """The score threshold with the best F1 (IoU >= 0.4) on the validation pictures."""
+    from export.model_io import KerasFaceDetector
+    from streamer.detection_scoring import match_detections
+
+    detector = KerasFaceDetector(model, DetectorContract(score_threshold=0.05, detect_width=detect_width))
+    results = []
+    import cv2
+
+    for picture in pictures:
+        image = cv2.imread(str(picture.path), cv2.IMREAD_COLOR)
+        if image is None:
+            continue
+        found = detector.detect(image)
+        results.append(match_detections(found.xyxy, found.confidence, picture.boxes(), picture.ignored_boxes(), 0.4))
+    best = (0.35, -1.0)
+    total_truth = sum(r.truths for r in results)
+    scores = np.concatenate([r.scores for r in results]) if results else np.zeros(0)
+    hits = np.concatenate([r.hits for r in results]) if results else np.zeros(0, bool)
+    for threshold in np.arange(0.15, 0.8, 0.025):
+        kept = scores >= threshold
+        tp = int(hits[kept].sum())
+        precision = tp / max(1, int(kept.sum()))
+        recall = tp / max(1, total_truth)
+        f1 = 2 * precision * recall / max(1e-9, precision + recall)
+        if f1 > best[1]:
+            best = (round(float(threshold), 3), f1)
+    return best
+
+
+class _WarmupCosine:
+    """Linear warm-up over the first 3 % of steps, then cosine decay to 2 % of the peak."""
+
+    def __new__(cls, peak: float, steps: int):
+        import keras
+
+        warmup = max(1, int(0.03 * steps))
+        return keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=peak * 0.05, decay_steps=max(1, steps - warmup), alpha=0.02,
+            warmup_target=peak, warmup_steps=warmup,
+        )
+
+
+def _prefetch(maker, batch_size: int, size: int, steps: int, depth: int = 4):
+    """Batches made in a background thread (OpenCV releases the GIL), `depth` ahead."""
+    from export.detector_data import encode_targets
+
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+
+    def work() -> None:
+        for _ in range(steps):
+            images, heat, reg, mask, weight = [], [], [], [], []
+            for _ in range(batch_size):
+                crop, boxes, ignored = maker.make()
+                h, r, m, w = encode_targets(boxes, ignored, size)
+                images.append(crop[..., ::-1])  # the model takes RGB
+                heat.append(h), reg.append(r), mask.append(m), weight.append(w)
+            ready.put((np.stack(images).astype(np.float32), tuple(np.stack(x) for x in (heat, reg, mask, weight))))
+
+    threading.Thread(target=work, daemon=True, name="detector-batches").start()
+    while True:
+        yield ready.get()
