@@ -92,6 +92,23 @@ def score(detector, items, iou: float) -> PrecisionRecall:
     return precision_recall(results)
 
 
+SIZE_BUCKETS = ((0, 32), (32, 64), (64, 128), (128, 10_000))  # face height in the picture's pixels
+
+
+def recall_by_size(detector, items, iou: float = 0.4) -> list[tuple[str, int, float]]:
+    """(bucket, faces, recall at the detector's own threshold) per face-height bucket."""
+    found_by_bucket = {b: [0, 0] for b in SIZE_BUCKETS}
+    for frame, truth, ignored in items:
+        found = detect_frame(detector, frame)
+        result = match_detections(found.xyxy, found.confidence, truth, ignored, iou)
+        for box, match in zip(truth, result.matched_truth):
+            height = box[3] - box[1]
+            bucket = next(b for b in SIZE_BUCKETS if b[0] <= height < b[1])
+            found_by_bucket[bucket][0] += 1
+            found_by_bucket[bucket][1] += int(match >= 0)
+    return [(f"{lo}-{hi if hi < 10_000 else ''} px", n, hits / n if n else float("nan")) for (lo, hi), (n, hits) in found_by_bucket.items()]
+
+
 def negative_faces(detector) -> tuple[int, int]:
     boxes = frames = 0
     with FileSource(NEGATIVE_CLIP, threaded=False) as source:
@@ -149,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
           "| best recall at precision >= 0.9 (@0.4) | false faces per picture |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     print("\n".join(rows))
+    print()
+    episodes = sets["episodes (held-out frames)"]
+    for name, detector in contenders.items():
+        parts = ", ".join(f"{bucket} {recall:.2f} ({n})" for bucket, n, recall in recall_by_size(detector, episodes))
+        print(f"held-out episode faces found by height ({name}, IoU 0.4, its threshold): {parts}")
     print()
     for name, detector in contenders.items():
         boxes, frames = negative_faces(detector)

@@ -12,11 +12,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from streamer.image_files import list_images, read_image
 from streamer.errors import InputError
+from streamer.model_contract import resize_crop
 
 # Written by `prepare` beside train/ and test/: how its crops were cut (crop_margin, size).
 PREPARE_SETTINGS = "prepare.json"
@@ -124,12 +124,8 @@ def load_image_folder(
 
 
 def resize_like_runtime(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize as `streamer.classifier` does: INTER_AREA when shrinking, linear when enlarging."""
-    height, width = size
-    if image.shape[:2] == (height, width):
-        return np.ascontiguousarray(image)
-    shrinking = image.shape[0] > height or image.shape[1] > width
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    """Resize as `streamer.classifier` does (`streamer.model_contract.resize_crop`)."""
+    return resize_crop(image, size)
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

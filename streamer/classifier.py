@@ -17,11 +17,10 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-import cv2
 import numpy as np
 
 from streamer.errors import ModelError
-from streamer.model_contract import ModelContract
+from streamer.model_contract import ModelContract, resize_crop
 
 # The encoder needs the cores more than one small CNN does: 1 thread by default.
 DEFAULT_THREADS = 1
@@ -115,11 +114,7 @@ class OnnxClassifier:
         for crop in crops_bgr:
             if crop.ndim != 3 or crop.shape[2] != 3 or crop.shape[0] < 1 or crop.shape[1] < 1:
                 raise ValueError(f"a crop must be a non-empty (h, w, 3) BGR image, got shape {crop.shape}")
-            # INTER_AREA when shrinking avoids aliasing; it is slow and blurry when enlarging.
-            shrinking = crop.shape[0] > height or crop.shape[1] > width
-            resized.append(
-                cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-            )
+            resized.append(resize_crop(crop, (height, width)))
         batch = self.contract.prepare(resized)
         scores = self._run(batch)
         if scores.shape != (len(crops_bgr), k):

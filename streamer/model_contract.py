@@ -141,6 +141,17 @@ def crop_face(
     x1, y1, x2, y2 = face_crop_box(xyxy, image.shape[1], image.shape[0], margin)
     if x2 - x1 < 2 or y2 - y1 < 2:
         return None
-    crop = image[y1:y2, x1:x2]
-    interpolation = cv2.INTER_AREA if (x2 - x1) > size[1] else cv2.INTER_LINEAR
-    return cv2.resize(crop, (size[1], size[0]), interpolation=interpolation)
+    return resize_crop(image[y1:y2, x1:x2], size)
+
+
+def resize_crop(crop: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A crop resized to size (height, width) the one way training and runtime both do it:
+    INTER_AREA when shrinking either side (no aliasing), linear when enlarging (area is slow
+    and blurry there). The parity contract between `train` and the runtime rests on it."""
+    import cv2
+
+    height, width = size
+    if crop.shape[:2] == (height, width):
+        return np.ascontiguousarray(crop)
+    shrinking = crop.shape[0] > height or crop.shape[1] > width
+    return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)

@@ -127,3 +127,35 @@ def test_a_damaged_input_is_annotated_around_the_damage_or_refused_in_one_line(t
     missing = set(given_times) - set(times)
     if missing and damage != "truncated-tail":
         assert stretches, "frames went missing without a word"
+
+
+def test_strict_refuses_what_the_default_skips(tmp_path, made_clips):
+    data = bytearray(made_clips["made"].read_bytes())
+    _zeros(data, np.random.default_rng(7))
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(bytes(data))
+    from streamer.cli import main
+
+    assert main(["annotate", str(broken), "-o", str(tmp_path / "strict.mp4"), "--strict", "-q"]) == 3
+    assert not (tmp_path / "strict.mp4").exists()
+    assert main(["annotate", str(broken), "-o", str(tmp_path / "kept.mp4"), "-q"]) == 0
+    assert (tmp_path / "kept.mp4").is_file()
+
+
+def test_live_on_a_damaged_file_skips_the_stretch_and_says_so(tmp_path, made_clips):
+    import io
+
+    from streamer.live import run_live
+    from tests.onnx_models import make_color_classifier
+
+    data = bytearray(made_clips["made"].read_bytes())
+    _zeros(data, np.random.default_rng(7))
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(bytes(data))
+    log = io.StringIO()
+    sidecar = tmp_path / "live.jsonl"
+    result = run_live(str(broken), make_color_classifier(tmp_path / "c.onnx"), window=False, sidecar=sidecar,
+                      stats_every=None, log=log)
+    assert 0 < result.frames < 72
+    assert "skipped what did not decode at" in log.getvalue()
+    assert json.loads(sidecar.read_text().splitlines()[-1])["damaged"]

@@ -50,8 +50,11 @@ class SlowDetector:
     """The cascade, made deliberately slow: `seconds` of sleep per call (every frame with
     detect_every=1), so processing cannot keep up with a 24 fps source."""
 
+    wants_color = False  # the FaceDetector protocol: the cascade reads the luma plane
+
     def __init__(self, seconds: float) -> None:
         self.inner = CascadeDetector(CASCADE_PATH)
+        self.name, self.box_convention, self.detect_width = "slow cascade", self.inner.box_convention, None
         self.seconds = seconds
         self.calls = 0
 

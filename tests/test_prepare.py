@@ -146,7 +146,7 @@ def test_prepare_crops_like_the_runtime_and_reports_odd_files(tmp_path):
     cv2.imwrite(str(raw / "takimoto_hifumi" / "0.png"), np.full((300, 300, 3), 200, np.uint8))  # no face
     out = tmp_path / "faces"
 
-    assert main(["prepare", str(raw), str(out), "--cascade", str(CASCADE_PATH), "-q"]) == 0
+    assert main(["prepare", str(raw), str(out), "--detector", "cascade", "--cascade", str(CASCADE_PATH), "-q"]) == 0
 
     def names(subset, character):
         return sorted((p.name for p in (out / subset / character).iterdir()), key=natural_key)
@@ -171,7 +171,7 @@ def test_prepare_crops_like_the_runtime_and_reports_odd_files(tmp_path):
     assert json.loads((out / "prepare.json").read_text())["crop_margin"] == CROP_MARGIN
 
     # The crop is exactly the runtime's: the detector's largest box through crop_face.
-    detector = DetectorSettings(cascade=str(CASCADE_PATH)).build()
+    detector = DetectorSettings(detector="cascade", cascade=str(CASCADE_PATH)).build()
     image = read_image(raw / "takimoto_hifumi" / "12.jpg")
     boxes = detector.detect(image).xyxy
     largest = boxes[np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))]
@@ -188,7 +188,7 @@ def test_prepare_refuses_a_character_without_any_face_and_writes_nothing(tmp_pat
     for i in range(2):
         cv2.imwrite(str(blank / f"{i}.png"), np.full((200, 200, 3), 255 * i, np.uint8))
     out = tmp_path / "faces"
-    assert main(["prepare", str(raw), str(out), "--cascade", str(CASCADE_PATH), "-q"]) == InputError.exit_code
+    assert main(["prepare", str(raw), str(out), "--detector", "cascade", "--cascade", str(CASCADE_PATH), "-q"]) == InputError.exit_code
     err = capsys.readouterr().err
     assert err.startswith("streamer: error: no face found in any image of blank_character") and err.count("\n") == 1
     assert not out.exists() and [p for p in tmp_path.iterdir() if p.name.startswith(".")] == []
@@ -227,7 +227,7 @@ def test_existing_output_is_kept_without_force_and_replaced_with_it(tmp_path, ca
     out = tmp_path / "faces"
     out.mkdir()
     (out / "precious.txt").write_text("mine")
-    args = ["prepare", str(raw), str(out), "--cascade", str(CASCADE_PATH), "-q"]
+    args = ["prepare", str(raw), str(out), "--detector", "cascade", "--cascade", str(CASCADE_PATH), "-q"]
     assert main(args) == OutputError.exit_code
     assert "exists and is not empty; pass --force" in capsys.readouterr().err
     assert (out / "precious.txt").read_text() == "mine"
@@ -249,9 +249,28 @@ def test_output_inside_the_input_is_refused(tmp_path, capsys):
 def test_prepare_library_call_reports_counts(tmp_path):
     raw = link_raw(tmp_path / "raw", {"sakurauchi_riko": ["16.jpg", "35.jpg"], "takimoto_hifumi": ["4.jpg", "12.jpg"]})
     seen = []
-    report = prepare(raw, tmp_path / "out", settings=DetectorSettings(cascade=str(CASCADE_PATH)), on_image=lambda: seen.append(1))
+    report = prepare(raw, tmp_path / "out", settings=DetectorSettings(detector="cascade", cascade=str(CASCADE_PATH)), on_image=lambda: seen.append(1))
     assert len(seen) == 4
     by_name = {c.name: c for c in report.characters}
     assert by_name["takimoto_hifumi"].train == ("4.jpg",) and by_name["takimoto_hifumi"].test == ("12.jpg",)
     assert by_name["takimoto_hifumi"].several_faces == (("12.jpg", 2),)
     assert report.warnings == ()
+
+
+def test_prepare_uses_the_learned_detector_by_default_and_records_it(tmp_path):
+    from streamer.detectors import SHIPPED_DETECTOR
+    from streamer.detectors.onnx_face import file_sha256
+
+    raw = link_raw(tmp_path / "raw", {"sakurauchi_riko": ["16.jpg", "35.jpg"], "takimoto_hifumi": ["4.jpg", "12.jpg"]})
+    out = tmp_path / "faces"
+    assert main(["prepare", str(raw), str(out), "-q"]) == 0
+    assert len(list(out.rglob("*.png"))) == 4
+    settings = json.loads((out / "prepare.json").read_text())
+    assert settings["detector_name"].startswith("face_detector.onnx sha256:" + file_sha256(SHIPPED_DETECTOR)[:12])
+    assert settings["detector_box"].startswith("face:")
+    assert "learned face detector face_detector.onnx" in (out / "prepare-report.md").read_text()
+    from export.dataset import detector_of
+
+    assert detector_of(out) == (settings["detector_name"], settings["detector_box"])
+    (out / "prepare.json").write_text(json.dumps({"crop_margin": 0.2}))  # prepared by an older version
+    assert detector_of(out)[0] == "cascade"

@@ -79,6 +79,8 @@ def test_chain_writes_model_curves_and_onnx_with_the_contract(chain, capsys):
     assert contract.output == "probabilities"
     # Crops from prepare were cut with the runtime's margin; the model says so.
     assert contract.crop_margin == CROP_MARGIN
+    # ... and at the shipped detector's boxes, which the runtime compares with its own detector's.
+    assert contract.detector.startswith("face_detector.onnx sha256:") and contract.detector_box.startswith("face:")
     # Dynamic batch: the runtime's classifier runs 1 and 5 crops through the same file.
     classifier = OnnxClassifier(chain["onnx"])
     assert classifier.batch_size is None
