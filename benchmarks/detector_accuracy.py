@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO))
 SHARED = Path(os.environ.get("STREAMER_ASSETS") or REPO.parent / "shared")
 os.environ.setdefault("STREAMER_ASSETS", str(SHARED))
 BOXES = SHARED / "datasets" / "face_boxes"
+CURVE_THRESHOLD = 0.05
 NEGATIVE_CLIP = SHARED / "videos" / "negatives" / "southpark_cartoon.mp4"
 
 from streamer.detection_scoring import PrecisionRecall, match_detections, precision_recall  # noqa: E402
@@ -85,6 +86,12 @@ def clip_frames() -> list[tuple[Frame, np.ndarray, np.ndarray]]:
 
 
 def score(detector, items, iou: float) -> PrecisionRecall:
+    """The whole precision-recall curve: the learned detector runs with a near-zero threshold
+    here, and `PrecisionRecall.at` reads off its operating point."""
+    if hasattr(detector, "contract"):
+        from streamer.detectors.onnx_face import OnnxFaceDetector
+
+        detector = OnnxFaceDetector(detector.path, detector.detect_width, threshold=CURVE_THRESHOLD, zooms=detector.zooms)
     results = []
     for frame, truth, ignored in items:
         found = detect_frame(detector, frame)

@@ -129,6 +129,8 @@ def train_detector(config: DetectorTrainConfig, progress=None) -> DetectorTrainR
         trained_on=", ".join(Path(d).name for d in config.data),
     )
     training = {k: v for k, v in asdict(config).items() if k != "extra"}
+    # Absolute, so `export` finds the pictures for its parity check from any folder.
+    training["data"] = [str(Path(d).resolve()) for d in config.data]
     training.update(steps_done=config.steps, seconds=round(seconds, 1), final_loss=running, val_f1=f1, **config.extra)
     from export.model_io import save_detector
 
@@ -136,10 +138,15 @@ def train_detector(config: DetectorTrainConfig, progress=None) -> DetectorTrainR
     return DetectorTrainResult(Path(config.output), config.steps, seconds, float(running), threshold, f1)
 
 
+MIN_VAL_PRECISION = 0.95
+
+
 def _choose_threshold(model, pictures, detect_width: int) -> tuple[float, float]:
-    """The score threshold with the best F1 (IoU >= 0.4) on the validation pictures."""
+    """(score threshold, its F1) from the validation pictures, IoU >= 0.4: the lowest threshold
+    whose precision is at least MIN_VAL_PRECISION (recall matters more to a user than a rare
+    false box, which the tracker's votes mostly leave `unknown`), else the best F1."""
     from export.model_io import KerasFaceDetector
-    from streamer.detection_scoring import match_detections
+    from streamer.detection_scoring import match_detections, precision_recall
 
     detector = KerasFaceDetector(model, DetectorContract(score_threshold=0.05, detect_width=detect_width))
     results = []
@@ -151,19 +158,17 @@ def _choose_threshold(model, pictures, detect_width: int) -> tuple[float, float]
             continue
         found = detector.detect(image)
         results.append(match_detections(found.xyxy, found.confidence, picture.boxes(), picture.ignored_boxes(), 0.4))
-    best = (0.35, -1.0)
-    total_truth = sum(r.truths for r in results)
-    scores = np.concatenate([r.scores for r in results]) if results else np.zeros(0)
-    hits = np.concatenate([r.hits for r in results]) if results else np.zeros(0, bool)
-    for threshold in np.arange(0.15, 0.8, 0.025):
-        kept = scores >= threshold
-        tp = int(hits[kept].sum())
-        precision = tp / max(1, int(kept.sum()))
-        recall = tp / max(1, total_truth)
+    curve = precision_recall(results)
+    candidates = []
+    for threshold in np.round(np.arange(0.15, 0.8, 0.025), 3):
+        recall, precision, _ = curve.at(float(threshold))
         f1 = 2 * precision * recall / max(1e-9, precision + recall)
-        if f1 > best[1]:
-            best = (round(float(threshold), 3), f1)
-    return best
+        candidates.append((float(threshold), precision, f1))
+    precise = [(t, f1) for t, precision, f1 in candidates if precision >= MIN_VAL_PRECISION]
+    if precise:
+        return precise[0]
+    best = max(candidates, key=lambda c: c[2])
+    return best[0], best[2]
 
 
 class _WarmupCosine:

@@ -66,7 +66,9 @@ class DetectorSettings:
 
     @property
     def is_cascade(self) -> bool:
-        return self.detector is not None and str(self.detector).lower() == CASCADE
+        if self.detector is None:
+            return self.cascade is not None  # naming a cascade file is asking for the cascade
+        return str(self.detector).lower() == CASCADE
 
     def build(self) -> FaceDetector:
         if not self.is_cascade:

@@ -133,10 +133,19 @@ def test_track_ids_stay_stable_and_reset_at_cuts(tmp_path, color_model):
         assert len(ids) <= faces_per_shot[shot] + 1
 
 
-def test_western_cartoon_gets_no_names(tmp_path, color_model):
+@pytest.mark.parametrize(
+    "detector",
+    [
+        "cascade",
+        pytest.param("default", marks=pytest.mark.xfail(
+            strict=True, reason="the learned detector boxes South Park's faces (docs/detector.md, 'Measured')")),
+    ],
+)
+def test_western_cartoon_gets_no_names(tmp_path, color_model, detector):
     sidecar = tmp_path / "southpark.csv"
     clip = VIDEOS / "negatives" / "southpark_cartoon.mp4"
-    assert annotate(clip, "-o", tmp_path / "out.mp4", "-m", color_model, "--sidecar", sidecar) == 0
+    chosen = ["--detector", detector] if detector != "default" else []
+    assert annotate(clip, "-o", tmp_path / "out.mp4", "-m", color_model, "--sidecar", sidecar, *chosen) == 0
     records, summary = read_sidecar(sidecar)
     assert records == [] and summary.characters == {}
 

@@ -17,7 +17,7 @@ def add_recognition_options(parser: argparse.ArgumentParser | argparse._Argument
                         help="face detector: the shipped learned one (default, models/face_detector.onnx), "
                         "cascade (the LBP cascade), or a face-detector ONNX file from `streamer export`")
     parser.add_argument("--cascade", metavar="XML",
-                        help="with --detector cascade: the cascade file (default: found via STREAMER_ASSETS, the cache, or downloaded)")
+                        help="the cascade file; implies --detector cascade (default: found via STREAMER_ASSETS, the cache, or downloaded)")
     parser.add_argument("--detect-every", type=int, default=DEFAULT_DETECT_EVERY, metavar="N",
                         help=f"run the face detector every N frames, track in between (default {DEFAULT_DETECT_EVERY})")
     parser.add_argument("--detect-width", type=int, default=DEFAULT_DETECT_WIDTH, metavar="PX",

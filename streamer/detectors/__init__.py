@@ -50,11 +50,14 @@ def load_detector(
     *,
     cascade_path: str | os.PathLike | None = None,
 ) -> FaceDetector:
-    """`cascade`, a path to a face-detector ONNX file, or None for the shipped learned detector.
+    """`cascade`, a path to a face-detector ONNX file, or None for the shipped learned detector
+    (the cascade when `cascade_path` is given).
 
     ModelError (one line) for a missing file, a file that is not ONNX, or an ONNX model that is
     not a face detector; nothing is decoded before that.
     """
+    if spec is None and cascade_path is not None:
+        spec = CASCADE  # naming a cascade file is asking for the cascade
     if spec is not None and str(spec).lower() == CASCADE:
         from streamer.detectors.cascade import CascadeDetector
 
