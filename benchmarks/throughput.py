@@ -119,7 +119,7 @@ def run_contender(args: argparse.Namespace) -> int:
         elif args.contender == "naive":
             result = contenders.run_naive(input_path, output_path, encoder, Path(args.model), Path(args.cascade))
         else:
-            result = contenders.run_annotate(input_path, output_path, encoder, Path(args.model), Path(args.cascade))
+            result = contenders.run_annotate(input_path, output_path, encoder, Path(args.model))
         ended = time.perf_counter()
         cpu_used = cpu_seconds() - cpu_before
     # VmHWM: the true peak of this process, including moments between samples. (Not
@@ -424,7 +424,8 @@ def choose_model(args: argparse.Namespace, out: Path) -> tuple[Path, str]:
     if args.model:
         return Path(args.model), f"{args.model} (given)"
     # A real exported classifier when there is one: models/, then the one `make demo` trains.
-    exported = sorted((REPO / "models").glob("*.onnx")) + [p for p in (DEMO_MODEL,) if p.is_file()]
+    classifiers = [p for p in sorted((REPO / "models").glob("*.onnx")) if p.name != "face_detector.onnx"]
+    exported = classifiers + [p for p in (DEMO_MODEL,) if p.is_file()]
     if exported:
         return exported[0], f"{exported[0].relative_to(REPO)} (exported classifier)"
     return stand_in_model(out), ("stand-in colour classifier (tests/onnx_models.make_color_classifier: "
@@ -519,7 +520,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="--seconds 8 --long-seconds 90 --scale-seconds 3 --repeat 1, no naive in the scaling runs")
     parser.add_argument("--only", help=f"comma-separated sections to run ({','.join(SECTIONS)})")
-    parser.add_argument("--model", help="classifier ONNX (default: models/*.onnx, else demo-out/model/model.onnx from "
+    parser.add_argument("--model", help="classifier ONNX (default: models/*.onnx but the face detector, else demo-out/model/model.onnx from "
                         "`make demo`, else a stand-in colour classifier)")
     parser.add_argument("--cascade", default=str(inputs.CASCADE), help="anime-face cascade XML")
     parser.add_argument("--preset", default="veryfast", help="x264 preset for every contender (default veryfast)")

@@ -124,17 +124,15 @@ def run_annotate(
     output_path: Path,
     encoder: EncoderOptions,
     model_path: Path,
-    cascade_path: Path,
     profile: bool = True,
 ) -> RunResult:
-    """`annotate` as shipped, default loop settings, with its per-stage profile."""
+    """`annotate` as shipped (the default detector and loop settings), with its per-stage profile."""
     from streamer.annotate import EncoderSettings, annotate
 
     result = annotate(
         input_path,
         output_path,
         model_path,
-        cascade_path=cascade_path,
         encoder=EncoderSettings(preset=encoder.preset, crf=encoder.crf),
         force=True,
         progress=False,
