@@ -36,19 +36,11 @@ def save_classifier(model, contract: ModelContract, path: str | os.PathLike, tra
 
 def read_contract(path: str | os.PathLike) -> tuple[ModelContract, dict]:
     """(contract, training information) of a `.keras` file written by `save_classifier`."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"model {path} not found")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            payload = json.loads(archive.read(CONTRACT_ENTRY))
-    except zipfile.BadZipFile:
-        raise ModelError(f"model {path.name} is not a .keras file (not a zip archive)") from None
-    except KeyError:
-        raise ModelError(f"model {path.name} has no labels (not written by `streamer train`)") from None
-    except ValueError as exc:
-        raise ModelError(f"model {path.name}: unreadable {CONTRACT_ENTRY} ({exc})") from None
-    return ModelContract.from_metadata(payload.get("contract", {}), source=f"model {path.name}"), payload.get("training", {})
+    payload = read_payload(path)
+    if "contract" not in payload:
+        kind = "a face detector" if "detector" in payload else "not a classifier"
+        raise ModelError(f"model {Path(path).name} is {kind} (it has no labels)")
+    return ModelContract.from_metadata(payload["contract"], source=f"model {Path(path).name}"), payload.get("training", {})
 
 
 def load_classifier(path: str | os.PathLike):

@@ -11,10 +11,9 @@ from pathlib import Path
 
 from streamer import overlay
 from streamer.atomic import check_output_path
-from streamer.classifier import OnnxClassifier
-from streamer.detectors import FaceDetector, load_detector, mismatch_warning
+from streamer.detectors import FaceDetector
 from streamer.errors import InputError
-from streamer.pipeline import LoopSettings, RecognitionLoop
+from streamer.pipeline import LoopSettings, RecognitionLoop, load_parts
 from streamer.profiling import StageTimer
 from streamer.progress import Progress
 from streamer.sidecar import SidecarWriter, check_sidecar_output
@@ -79,12 +78,7 @@ def annotate(
     if sidecar_path is not None:
         sidecar = check_sidecar_output(sidecar_path, inputs + [output], force=force)
 
-    classifier = OnnxClassifier(model_path) if model_path is not None else None
-    if not hasattr(detector, "detect"):
-        detector = load_detector(detector, settings.detect_width, cascade_path=cascade_path)
-    warning = mismatch_warning(classifier, detector)
-    if warning and warn is not None:
-        warn(warning)
+    classifier, detector = load_parts(model_path, detector, settings, cascade_path, warn)
     timer = StageTimer(enabled=profile)
     loop = RecognitionLoop(detector, classifier, settings, timer)
 

@@ -21,14 +21,13 @@ import cv2
 
 from streamer import overlay
 from streamer.atomic import AtomicPath, check_output_path, check_writable_parent
-from streamer.classifier import OnnxClassifier
-from streamer.detectors import FaceDetector, detect_frame, load_detector, mismatch_warning
+from streamer.detectors import FaceDetector, detect_frame
 from streamer.errors import InputError, OutputError, StreamerError
 from streamer.frames import BGR24, Frame
 from streamer.image_files import IMAGE_SUFFIXES, is_image_name, natural_key, read_image
 from streamer.image_records import ImageRecordWriter
 from streamer.labeler import FacesOnly, TrackLabeler
-from streamer.pipeline import LoopSettings
+from streamer.pipeline import LoopSettings, load_parts
 from streamer.progress import Progress
 from streamer.sidecar import check_sidecar_output
 
@@ -70,12 +69,7 @@ def annotate_images(
     inputs = [input_path] + ([model_path] if model_path is not None else [])
     sidecar = check_sidecar_output(sidecar_path, inputs + [output_path], force=force) if sidecar_path else None
 
-    classifier = OnnxClassifier(model_path) if model_path is not None else None
-    if not hasattr(detector, "detect"):
-        detector = load_detector(detector, settings.detect_width, cascade_path=cascade_path)
-    warning = mismatch_warning(classifier, detector)
-    if warning and warn is not None:
-        warn(warning)
+    classifier, detector = load_parts(model_path, detector, settings, cascade_path, warn)
     labeler = TrackLabeler(classifier, threshold=settings.threshold) if classifier is not None else FacesOnly()
 
     made_folder = input_path.is_dir() and not output_path.exists()

@@ -9,7 +9,9 @@ network) both feed frames to the same `RecognitionLoop`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 from streamer.detections import Detections
 from streamer.detectors import DEFAULT_DETECT_WIDTH, FaceDetector, detect_frame
@@ -20,9 +22,13 @@ from streamer.profiling import StageTimer
 from streamer.scenecut import SceneCutDetector
 from streamer.track import FaceTracker
 
-# Defaults measured on 1080p with 2 cores (see README, "Throughput"): the cascade on a 480-px
-# copy costs ~17 ms, so every 8th frame keeps detection near 2 ms a frame while a new face
-# still gets a box within a third of a second at 24 fps.
+if TYPE_CHECKING:
+    from streamer.classifier import OnnxClassifier  # imported when a model is loaded: onnxruntime is slow to import
+
+# Defaults measured on 1080p with 2 cores (see README, "Throughput"): a detector call on a
+# 480-px copy costs 14-25 ms (the learned detector's two passes, alone or beside the encoder;
+# the cascade's was ~17 ms alone), so every 8th frame keeps detection at 2-3 ms a frame while a
+# new face still gets a box within a third of a second at 24 fps.
 DEFAULT_DETECT_EVERY = 8
 
 
@@ -40,6 +46,27 @@ class LoopSettings:
             raise UsageError("--detect-width must be 0 (full size) or more")
         if not 0.0 <= self.threshold <= 1.0:
             raise UsageError("--threshold must be between 0 and 1")
+
+
+def load_parts(
+    model_path: str | os.PathLike | None,
+    detector: str | os.PathLike | FaceDetector | None,
+    settings: LoopSettings,
+    cascade_path: str | os.PathLike | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> tuple[OnnxClassifier | None, FaceDetector]:
+    """The classifier (None without a model: faces only) and the detector a job runs with,
+    loaded before any input is decoded; `warn` hears when their box conventions differ."""
+    from streamer.classifier import OnnxClassifier
+    from streamer.detectors import load_detector, mismatch_warning
+
+    classifier = OnnxClassifier(model_path) if model_path is not None else None
+    if not hasattr(detector, "detect"):
+        detector = load_detector(detector, settings.detect_width, cascade_path=cascade_path)
+    warning = mismatch_warning(classifier, detector)
+    if warning and warn is not None:
+        warn(warning)
+    return classifier, detector
 
 
 class RecognitionLoop:
