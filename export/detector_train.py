@@ -13,7 +13,6 @@ Seeded: the same command gives the same model on the same machine.
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time

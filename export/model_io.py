@@ -100,10 +100,12 @@ def read_payload(path: str | os.PathLike) -> dict:
 
 def load_keras_detector(path: str | os.PathLike):
     """(Keras model, DetectorContract, training information) from a `.keras` face detector."""
-    import export.tf_runtime  # noqa: F401
+    from export.tf_runtime import import_tensorflow
+    from streamer.detectors.contract import DetectorContract
+
+    import_tensorflow()  # quietly, before Keras pulls it in
     import keras
 
-    from streamer.detectors.contract import DetectorContract
 
     payload = read_payload(path)
     contract = DetectorContract.from_metadata(payload.get("detector", {}), source=f"model {Path(path).name}")

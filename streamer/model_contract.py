@@ -136,8 +136,6 @@ def crop_face(
     image: np.ndarray, xyxy: np.ndarray, size: tuple[int, int], margin: float = CROP_MARGIN
 ) -> np.ndarray | None:
     """Cut the face crop out of a BGR image and resize it to size (height, width); None if empty."""
-    import cv2
-
     x1, y1, x2, y2 = face_crop_box(xyxy, image.shape[1], image.shape[0], margin)
     if x2 - x1 < 2 or y2 - y1 < 2:
         return None
