@@ -20,6 +20,7 @@ per call on a 1080p frame on one thread, and a PNG of the precision-recall curve
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -141,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--detector", default=None, help="learned detector ONNX (default: the shipped one)")
     parser.add_argument("--detect-width", type=int, default=DEFAULT_DETECT_WIDTH)
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="the learned detector's operating point (default: its metadata's, 0.4)")
+    parser.add_argument("--one-pass", action="store_true",
+                        help="the learned detector at the detection width only, without the half-width pass")
     parser.add_argument("--plot", default=str(REPO / "benchmarks" / "out" / "detector_pr.png"))
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
@@ -150,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         "learned": load_detector(args.detector, args.detect_width),
     }
     learned = contenders["learned"]
+    if args.threshold is not None:
+        learned.contract = dataclasses.replace(learned.contract, score_threshold=args.threshold)
+    if args.one_pass:
+        learned.zooms = (1.0,)
     print(f"learned detector: {learned.name}, threshold {learned.contract.score_threshold}; detect width {args.detect_width}")
     sets = picture_sets()
     rows, curves = [], {}

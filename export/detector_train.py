@@ -16,7 +16,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +41,6 @@ class DetectorTrainConfig:
     episode_weight: float = 1.0  # how often a sample comes from each data set, relative
     seed: int = 1
     threads: int | None = None
-    log_every: int = 100
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -127,10 +125,10 @@ def train_detector(config: DetectorTrainConfig, progress=None) -> DetectorTrainR
         detect_width=config.detect_width,
         trained_on=", ".join(Path(d).name for d in config.data),
     )
-    training = {k: v for k, v in asdict(config).items() if k != "extra"}
+    training = asdict(config)
     # Absolute, so `export` finds the pictures for its parity check from any folder.
     training["data"] = [str(Path(d).resolve()) for d in config.data]
-    training.update(steps_done=config.steps, seconds=round(seconds, 1), final_loss=running, val_f1=f1, **config.extra)
+    training.update(steps_done=config.steps, seconds=round(seconds, 1), final_loss=running, val_f1=f1)
     from export.model_io import save_detector
 
     save_detector(model, contract, config.output, training)

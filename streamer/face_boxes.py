@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +51,6 @@ class LabeledPicture:
     faces: tuple[LabeledFace, ...]
     split: str
     dataset: str = ""
-    extra: dict = field(default_factory=dict, compare=False, repr=False)
 
     def boxes(self, include_ignored: bool = False) -> np.ndarray:
         chosen = [f.xyxy for f in self.faces if include_ignored or not f.ignore]
@@ -105,7 +104,6 @@ def read_pictures(path: str | os.PathLike, splits: tuple[str, ...] | None = None
                     faces=faces,
                     split=split,
                     dataset=dataset,
-                    extra={k: v for k, v in entry.items() if k not in ("file", "width", "height", "faces", "boxes", "split")},
                 )
             )
     except (KeyError, TypeError, ValueError) as exc:

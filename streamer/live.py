@@ -42,13 +42,12 @@ import cv2  # noqa: F401 - before av (via streamer.sources): OpenCV's window han
 from streamer import overlay
 from streamer.atomic import check_output_path
 from streamer.capture import source_kind
-from streamer.classifier import OnnxClassifier
-from streamer.detectors import FaceDetector, load_detector, mismatch_warning
+from streamer.detectors import FaceDetector
 from streamer.errors import SourceError, UsageError
 from streamer.feed import Captured, LiveFeed
 from streamer.frames import Frame
 from streamer.labeler import Classifier
-from streamer.pipeline import LoopSettings, RecognitionLoop
+from streamer.pipeline import LoopSettings, RecognitionLoop, load_parts
 from streamer.profiling import StageTimer
 from streamer.sidecar import SidecarWriter, check_sidecar_output
 from streamer.sinks import Mp4Sink, quick_thread_handoff
@@ -404,12 +403,9 @@ def _prepare(
         check_display()
         check_import_order()
 
-    model = OnnxClassifier(classifier) if isinstance(classifier, (str, os.PathLike)) else classifier
-    if not hasattr(detector, "detect"):
-        detector = load_detector(detector, settings.detect_width, cascade_path=cascade_path)
-    warning = mismatch_warning(model, detector)
-    if warning:
-        print(f"streamer: {warning}", file=sys.stderr)
+    model, detector = load_parts(
+        classifier, detector, settings, cascade_path, warn=lambda text: print(f"streamer: {text}", file=sys.stderr)
+    )
     timer = StageTimer(enabled=profile)
     loop = RecognitionLoop(detector, model, settings, timer)
     return loop, timer, record_path, sidecar_path

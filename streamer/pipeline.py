@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from streamer.detections import Detections
 from streamer.detectors import DEFAULT_DETECT_WIDTH, FaceDetector, detect_frame
@@ -21,9 +21,6 @@ from streamer.labeler import DEFAULT_THRESHOLD, Classifier, FacesOnly, TrackLabe
 from streamer.profiling import StageTimer
 from streamer.scenecut import SceneCutDetector
 from streamer.track import FaceTracker
-
-if TYPE_CHECKING:
-    from streamer.classifier import OnnxClassifier  # imported when a model is loaded: onnxruntime is slow to import
 
 # Defaults measured on 1080p with 2 cores (see README, "Throughput"): a detector call on a
 # 480-px copy costs 14-25 ms (the learned detector's two passes, alone or beside the encoder;
@@ -49,18 +46,18 @@ class LoopSettings:
 
 
 def load_parts(
-    model_path: str | os.PathLike | None,
+    model: str | os.PathLike | Classifier | None,
     detector: str | os.PathLike | FaceDetector | None,
     settings: LoopSettings,
     cascade_path: str | os.PathLike | None = None,
     warn: Callable[[str], None] | None = None,
-) -> tuple[OnnxClassifier | None, FaceDetector]:
-    """The classifier (None without a model: faces only) and the detector a job runs with,
+) -> tuple[Classifier | None, FaceDetector]:
+    """The classifier (a path is loaded; None: faces only) and the detector a job runs with,
     loaded before any input is decoded; `warn` hears when their box conventions differ."""
     from streamer.classifier import OnnxClassifier
     from streamer.detectors import load_detector, mismatch_warning
 
-    classifier = OnnxClassifier(model_path) if model_path is not None else None
+    classifier = OnnxClassifier(model) if isinstance(model, (str, os.PathLike)) else model
     if not hasattr(detector, "detect"):
         detector = load_detector(detector, settings.detect_width, cascade_path=cascade_path)
     warning = mismatch_warning(classifier, detector)

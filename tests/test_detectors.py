@@ -124,11 +124,20 @@ def test_annotate_without_a_model_writes_boxes_and_face_records(tmp_path):
     assert {r.name for r in records} == {FACE}
     assert all(0 < r.confidence <= 1 and r.x2 > r.x1 and r.y2 > r.y1 for r in records)
     assert set(summary.characters) == {FACE} and summary.unknown is None
-    # Every frame of the clip is there, and the boxes are drawn: the output differs from a faces-free run.
+    # Every frame is there, and a recorded box is drawn: its outline differs from the input's pixels.
     import av
 
-    with av.open(str(out)) as container:
-        assert container.streams.video[0].frames == 181
+    record = records[len(records) // 2]
+    frames = {}
+    for path in (VIDEOS / "onepiece_480p.mp4", out):
+        with av.open(str(path)) as container:
+            decoded = list(container.decode(video=0))
+            frames[path] = (len(decoded), decoded[record.frame].to_ndarray(format="bgr24").astype(int))
+    assert frames[out][0] == frames[VIDEOS / "onepiece_480p.mp4"][0] == 181
+    # The outline is drawn just outside the box: the column of it differs the most.
+    x = max(record.x1, 4)
+    band = np.abs(frames[out][1] - frames[VIDEOS / "onepiece_480p.mp4"][1])[record.y1 + 4 : record.y2 - 4, x - 4 : x + 2]
+    assert band.mean(axis=(0, 2)).max() > 40
 
 
 def test_annotate_with_the_cascade_still_works(tmp_path):

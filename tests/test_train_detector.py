@@ -80,4 +80,10 @@ def test_help_defaults_match_the_library():
 
     config = DetectorTrainConfig(data=(), output="x.keras")
     assert {k: getattr(config, k) for k in DEFAULTS} == DEFAULTS
+    from export.detector_export import PARITY_TOLERANCE
+    from streamer.commands.export import DETECTOR_TOLERANCE
+    from streamer.commands.score import STILLS_IOU
+    from streamer.still_scoring import DEFAULT_IOU
+
+    assert (DETECTOR_TOLERANCE, STILLS_IOU) == (PARITY_TOLERANCE, DEFAULT_IOU)
     assert (SHARED / "models" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5").is_file()

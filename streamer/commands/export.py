@@ -9,6 +9,7 @@ from pathlib import Path
 
 DEFAULT_OPSET = 17  # mirrors export.onnx_export.DEFAULT_OPSET (a test checks they agree)
 DEFAULT_TOLERANCE = 1e-4
+DETECTOR_TOLERANCE = 1e-3  # mirrors export.detector_export.PARITY_TOLERANCE (a test checks they agree)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -24,8 +25,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
     parser.add_argument("--check-images", metavar="DIR",
                         help="images for the parity check (default: the test/ or train/ folder the model was trained on)")
-    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
-                        help=f"largest allowed difference between ONNX and Keras probabilities (default {DEFAULT_TOLERANCE:g})")
+    parser.add_argument("--tolerance", type=float, default=None,
+                        help=f"largest allowed difference between ONNX and Keras outputs (default {DEFAULT_TOLERANCE:g} on a classifier's "
+                        f"probabilities, {DETECTOR_TOLERANCE:g} on a detector's raw scores and log sizes)")
     parser.add_argument("-f", "--force", action="store_true", help="overwrite MODEL.onnx if it exists")
     parser.add_argument("-q", "--quiet", action="store_true", help="no summary")
     parser.set_defaults(handler=run)
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     from export.onnx_export import export_onnx
 
-    result = export_onnx(args.model, output, check_images=args.check_images, opset=args.opset, tolerance=args.tolerance)
+    result = export_onnx(args.model, output, check_images=args.check_images, opset=args.opset, tolerance=DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance)
     if not args.quiet:
         print(
             f"wrote {result.onnx_path} (opset {result.opset}, {len(result.labels)} labels: {', '.join(result.labels)})",
@@ -63,11 +65,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _export_detector(args: argparse.Namespace, output: Path) -> int:
-    from export.detector_export import PARITY_TOLERANCE, export_detector
+    from export.detector_export import export_detector
 
     # A detector's parity is checked on raw scores and log sizes: the classifier's 1e-4 on
-    # probabilities is too strict for them, so an untouched --tolerance means the detector's own.
-    tolerance = PARITY_TOLERANCE if args.tolerance == DEFAULT_TOLERANCE else args.tolerance
+    # probabilities is too strict for them, so the detector has its own default.
+    tolerance = DETECTOR_TOLERANCE if args.tolerance is None else args.tolerance
     result = export_detector(args.model, output, check_images=args.check_images, opset=args.opset, tolerance=tolerance)
     if not args.quiet:
         print(f"wrote {result.onnx_path} (face detector, opset {result.opset})", file=sys.stderr)

@@ -10,6 +10,8 @@ import json
 
 from streamer.scoring import DEFAULT_IOU_THRESHOLD
 
+STILLS_IOU = 0.4  # mirrors streamer.still_scoring.DEFAULT_IOU (a test checks they agree)
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -26,8 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         "annotations.json with named faces, or its folder; see docs/stills.md)")
     parser.add_argument("--split", metavar="NAME",
                         help="stills: score only the pictures of this split of the truth (e.g. test)")
-    parser.add_argument("--iou", type=float, default=DEFAULT_IOU_THRESHOLD, metavar="T",
-                        help=f"least IoU for a predicted box to match a truth box (default {DEFAULT_IOU_THRESHOLD})")
+    parser.add_argument("--iou", type=float, default=None, metavar="T",
+                        help=f"least IoU for a predicted box to match a truth box (default {DEFAULT_IOU_THRESHOLD} for "
+                        f"a clip, {STILLS_IOU} for stills, as the detector benchmark matches)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
     parser.set_defaults(handler=run)
     return parser
@@ -39,14 +42,14 @@ def run(args: argparse.Namespace) -> int:
     from streamer.scoring import check_same_clip, score, summary_lines
     from streamer.sidecar import read_sidecar
 
-    if not 0.0 < args.iou <= 1.0:
+    if args.iou is not None and not 0.0 < args.iou <= 1.0:
         raise UsageError(f"--iou must be above 0 and at most 1, got {args.iou:g}")
     if _is_stills_truth(args.truth):
         return _score_stills(args)
     records, summary = read_sidecar(args.sidecar)
     truth = read_truth(args.truth)
     check_same_clip(records, truth.frames, summary.frames if summary else None)
-    result = score(records, truth.frames, iou_threshold=args.iou)
+    result = score(records, truth.frames, iou_threshold=args.iou if args.iou is not None else DEFAULT_IOU_THRESHOLD)
     if args.json:
         print(json.dumps({"sidecar": args.sidecar, "truth": args.truth, **result.to_dict()}, indent=2))
         return 0
@@ -70,8 +73,7 @@ def _score_stills(args: argparse.Namespace) -> int:
 
     records, _ = read_image_records(args.sidecar)
     pictures = read_pictures(args.truth, (args.split,) if args.split else None)
-    # The stills scorer's own default (0.4, the detector benchmark's) unless --iou was given.
-    iou = 0.4 if args.iou == DEFAULT_IOU_THRESHOLD else args.iou
+    iou = args.iou if args.iou is not None else STILLS_IOU
     result = score_stills(records, pictures, iou=iou)
     if args.json:
         print(json.dumps({"sidecar": args.sidecar, "truth": args.truth, "iou": iou, **result.to_dict()}, indent=2))
