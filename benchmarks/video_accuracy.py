@@ -45,7 +45,7 @@ from streamer import assets, labeler, model_contract  # noqa: E402
 from streamer.annotate import annotate  # noqa: E402
 from streamer.errors import InputError, StreamerError  # noqa: E402
 from streamer.groundtruth import read_truth  # noqa: E402
-from streamer.pipeline import DEFAULT_DETECT_EVERY, DEFAULT_THRESHOLD, LoopSettings  # noqa: E402
+from streamer.pipeline import DEFAULT_DETECT_EVERY, LoopSettings  # noqa: E402
 from streamer.scoring import VideoScore, check_same_clip, score  # noqa: E402
 from streamer.sidecar import read_sidecar  # noqa: E402
 
@@ -181,13 +181,16 @@ def find_or_train_model(dataset: Dataset, work: Path, given: Path | None, train_
     return onnx_path
 
 
-def still_accuracy(model: Path, test_dir: Path, work: Path, threshold: float) -> Still:
+def still_accuracy(model: Path, test_dir: Path, work: Path, threshold: float | None) -> Still:
+    given = [] if threshold is None else ["--threshold", str(threshold)]
     out = run_command(
-        streamer_command("evaluate", str(model), str(test_dir), "--json", "-q", "-f", "-o", str(work / "evaluation"))
+        streamer_command("evaluate", str(model), str(test_dir), *given, "--json", "-q", "-f", "-o", str(work / "evaluation"))
     )
     data = json.loads(out)
-    above = sum(1 for image in data["images"] if image["ok"] and image["top"][0]["score"] >= threshold)
-    return Still(float(data["accuracy"]), int(data["correct"]), int(data["total"]), above)
+    # evaluate counts a face below the threshold as unknown, hence wrong, as annotate does; the
+    # argmax figure is kept beside it.
+    argmax = sum(1 for image in data["images"] if image["top"][0]["label"] == image["truth"])
+    return Still(argmax / max(1, int(data["total"])), argmax, int(data["total"]), int(data["correct"]))
 
 
 def clip_paths(work: Path) -> tuple[Path, Path, Path, Path]:
@@ -260,7 +263,7 @@ def reproduce_lines(
     loop = []
     if settings.detect_every != DEFAULT_DETECT_EVERY:
         loop += ["--detect-every", str(settings.detect_every)]
-    if settings.threshold != DEFAULT_THRESHOLD:
+    if settings.threshold is not None:
         loop += ["--threshold", str(settings.threshold)]
     if labeler.face_crop_box is not model_contract.face_crop_box:
         lines.append("  (--crop-margin is a what-if inside this script; the commands below run the shipped margin)")
@@ -321,8 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="clip length; images are drawn again when they run out (default: every test image once)")
     parser.add_argument("--detect-every", type=int, default=DEFAULT_DETECT_EVERY, metavar="N",
                         help=f"annotate's --detect-every (default {DEFAULT_DETECT_EVERY}, as shipped)")
-    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, metavar="P",
-                        help=f"annotate's --threshold (default {DEFAULT_THRESHOLD}, as shipped)")
+    parser.add_argument("--threshold", type=float, default=None, metavar="S",
+                        help="annotate's --threshold (default: the model's own, as shipped)")
     parser.add_argument("--train-args", default="", metavar="ARGS",
                         help="extra `streamer train` options when a model is trained here, e.g. '--epochs 5'")
     parser.add_argument("--crop-margin", type=float, default=None, metavar="M",
@@ -370,7 +373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     margin = "" if args.crop_margin is None else f"; DIAGNOSTIC crop margin {args.crop_margin:g}"
     clips = "every test image once" if args.seconds is None else f"{args.seconds:g} s of test images"
-    print(f"video accuracy (annotate --detect-every {settings.detect_every} --threshold {settings.threshold:g}{margin}; "
+    threshold = "the model's" if settings.threshold is None else f"{settings.threshold:g}"
+    print(f"video accuracy (annotate --detect-every {settings.detect_every}, threshold {threshold}{margin}; "
           f"clips of {clips}, seed {args.seed}; IoU >= 0.5)")
     for line in table(rows):
         print(line)

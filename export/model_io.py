@@ -58,7 +58,7 @@ def load_classifier(path: str | os.PathLike):
 
 
 def keras_predict(model, contract: ModelContract, crops_bgr: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
-    """(n, k) float32 probabilities of a Keras classifier for BGR uint8 crops of any size.
+    """(n, k) float32 scores (probabilities, or an open-set model's similarities) of a Keras classifier for BGR uint8 crops of any size.
 
     The Keras twin of `streamer.classifier.OnnxClassifier.predict`: crops are resized and
     prepared exactly as the runtime does, so `evaluate` and `export`'s parity check see the
@@ -67,7 +67,7 @@ def keras_predict(model, contract: ModelContract, crops_bgr: list[np.ndarray], b
     from export.dataset import resize_like_runtime
 
     batch = contract.prepare([resize_like_runtime(crop, contract.input_size) for crop in crops_bgr])
-    return np.asarray(model.predict(batch, verbose=0, batch_size=batch_size), np.float32)
+    return contract.scores(np.asarray(model.predict(batch, verbose=0, batch_size=batch_size), np.float32))
 
 
 def save_detector(model, contract, path: str | os.PathLike, training: dict | None = None) -> Path:

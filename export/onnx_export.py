@@ -61,12 +61,13 @@ def export_onnx(
     source = _parity_folder(check_images, training)
     crops = _parity_crops(source)
 
-    proto = convert(model, contract.input_size, opset)
+    proto = convert(model, contract.input_size, opset, output_name=contract.output if contract.open_set else OUTPUT_NAME)
     for key, value in contract.to_metadata().items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     proto.producer_name = "streamer export"
-    proto.doc_string = f"character classifier: {', '.join(contract.labels)}"
+    kind = "open-set character classifier" if contract.open_set else "character classifier"
+    proto.doc_string = f"{kind}: {', '.join(contract.labels)}"
 
     expected = keras_predict(model, contract, crops)
     with AtomicPath(onnx_path) as temporary:
@@ -96,9 +97,10 @@ def export_onnx(
     )
 
 
-def convert(model, input_size: tuple[int, int], opset: int = DEFAULT_OPSET):
+def convert(model, input_size: tuple[int, int], opset: int = DEFAULT_OPSET, output_name: str = OUTPUT_NAME):
     """tf2onnx conversion of a Keras model taking (N, H, W, 3) float32; returns the ModelProto
-    with one input `image` (dynamic batch) and one output `probabilities`.
+    with one input `image` (dynamic batch) and one output `output_name` (`probabilities`, or
+    `embedding` for an open-set model).
 
     The traced function is frozen first (every captured tensor becomes a constant): tf2onnx's
     own `from_function` freezes variables only, and turns other captured tensors — such as
@@ -114,7 +116,7 @@ def convert(model, input_size: tuple[int, int], opset: int = DEFAULT_OPSET):
 
     @tf.function(input_signature=signature)
     def serve(image):
-        return tf.identity(model(image, training=False), name=OUTPUT_NAME)
+        return tf.identity(model(image, training=False), name=output_name)
 
     try:
         frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
@@ -128,7 +130,7 @@ def convert(model, input_size: tuple[int, int], opset: int = DEFAULT_OPSET):
     except Exception as exc:  # tf2onnx raises plain Exceptions for unsupported ops
         lines = str(exc).strip().splitlines()
         raise ModelError(f"tf2onnx could not convert the model: {lines[0] if lines else type(exc).__name__}") from None
-    _rename(proto, {input_tensor.name: INPUT_NAME, output_tensor.name: OUTPUT_NAME})
+    _rename(proto, {input_tensor.name: INPUT_NAME, output_tensor.name: output_name})
     return proto
 
 

@@ -30,61 +30,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
 from export.dataset import PREPARE_SETTINGS
 from streamer.image_files import list_images, read_image, write_png
 from export.outdir import AtomicDir, check_output_dir
-from streamer.detectors import CASCADE, FaceDetector, load_detector
-from streamer.detectors.cascade import CascadeDetector
+from streamer.detectors import FaceDetector, largest_face_crop
+from streamer.detectors.settings import DetectorSettings
 from streamer.errors import InputError, StreamerError
-from streamer.model_contract import CROP_MARGIN, crop_face
+from streamer.model_contract import CROP_MARGIN
 
 DEFAULT_TEST_FRACTION = 1.0 / 6.0
 CROP_SIZE = (96, 96)  # height, width: the contract's input size
 REPORT_NAME = "prepare-report.md"
-
-
-@dataclass(frozen=True)
-class DetectorSettings:
-    """Which detector finds the faces, and the cascade's parameters for full-size illustrations.
-
-    detector: None for the shipped learned detector, "cascade", or a face-detector ONNX path.
-    detect_width: None = the detector's own choice: the learned detector sees pictures at the
-    width it was trained for (its metadata's detect_width); the cascade runs on the full image.
-    Illustrations are 400–2000 px with one large face, unlike video frames: the cascade runs
-    with min_neighbors 3, which finds a face in all 107 images of keima3/raw where the video
-    setting (640 px, 5 neighbours) misses 8.
-    """
-
-    cascade: str | None = None  # None: resolved through streamer.assets
-    detect_width: int | None = None
-    min_neighbors: int = 3
-    scale_factor: float = 1.1
-    min_face: int = 24
-    detector: str | None = None
-
-    @property
-    def is_cascade(self) -> bool:
-        if self.detector is None:
-            return self.cascade is not None  # naming a cascade file is asking for the cascade
-        return str(self.detector).lower() == CASCADE
-
-    def build(self) -> FaceDetector:
-        if not self.is_cascade:
-            detector = load_detector(self.detector)
-            if self.detect_width is not None:
-                detector.detect_width = self.detect_width
-            else:
-                detector.detect_width = detector.contract.detect_width
-            return detector
-        return CascadeDetector(
-            self.cascade,
-            detect_width=self.detect_width,
-            scale_factor=self.scale_factor,
-            min_neighbors=self.min_neighbors,
-            min_face=self.min_face,
-        )
 
 
 @dataclass(frozen=True)
@@ -168,16 +124,6 @@ def split_test(names: list[str], test_fraction: float, seed: int | None) -> set[
     if seed is None:
         return set(names[n - count :])
     return set(random.Random(seed).sample(names, count))
-
-
-def largest_face_crop(image_bgr: np.ndarray, detector: FaceDetector, size: tuple[int, int]) -> tuple[np.ndarray | None, int]:
-    """(the largest face's crop, BGR uint8 `size` (h, w), or None; number of faces found)."""
-    detections = detector.detect(image_bgr)
-    if len(detections) == 0:
-        return None, 0
-    xyxy = detections.xyxy
-    areas = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
-    return crop_face(image_bgr, xyxy[int(np.argmax(areas))], size, CROP_MARGIN), len(detections)
 
 
 def character_folders(raw_dir: Path) -> list[Path]:

@@ -53,23 +53,51 @@ def plot_training_curves(history: Sequence, path: str | os.PathLike, title: str 
     return _save(figure, path)
 
 
-def plot_confusion_matrix(matrix: np.ndarray, labels: Sequence[str], path: str | os.PathLike, title: str = "") -> Path:
-    """matrix: (k, k) counts, rows = true character, columns = predicted character."""
+def plot_confusion_matrix(
+    matrix: np.ndarray, labels: Sequence[str], path: str | os.PathLike, title: str = "",
+    columns: Sequence[str] | None = None,
+) -> Path:
+    """matrix: (k, c) counts, rows = true character (`labels`), columns = predicted (`columns`,
+    default the same labels; e.g. the labels and `unknown`)."""
     plt = _pyplot()
-    k = len(labels)
-    side = max(4.0, 0.6 * k + 2.5)
+    columns = list(labels) if columns is None else list(columns)
+    k, c = len(labels), len(columns)
+    side = max(4.0, 0.6 * max(k, c) + 2.5)
     figure, axes = plt.subplots(figsize=(side + 1.0, side))
     image = axes.imshow(matrix, cmap="Blues", vmin=0)
     figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
-    axes.set_xticks(range(k), labels, rotation=45, ha="right")
+    axes.set_xticks(range(c), columns, rotation=45, ha="right")
     axes.set_yticks(range(k), labels)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     threshold = matrix.max() / 2.0 if matrix.size and matrix.max() > 0 else 0.5
     for row in range(k):
-        for column in range(k):
+        for column in range(c):
             value = int(matrix[row, column])
             axes.text(column, row, str(value), ha="center", va="center", color="white" if value > threshold else "black")
+    if title:
+        axes.set_title(title)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def plot_open_set(
+    thresholds: np.ndarray, known_named: np.ndarray, foreign_rejected: np.ndarray | None,
+    threshold: float, path: str | os.PathLike, title: str = "",
+) -> Path:
+    """Known faces named right and foreign faces rejected, against the `unknown` threshold;
+    the model's operating threshold marked."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(7, 4))
+    axes.plot(thresholds, known_named, label="known faces named right")
+    if foreign_rejected is not None:
+        axes.plot(thresholds, foreign_rejected, label="foreign faces rejected (unknown)")
+    axes.axvline(threshold, color="0.4", linestyle="--", label=f"threshold {threshold:.3f}")
+    axes.set_xlabel("threshold (best score below it: unknown)")
+    axes.set_ylabel("share")
+    axes.set_ylim(0, 1.02)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower left", fontsize="small")
     if title:
         axes.set_title(title)
     figure.tight_layout()

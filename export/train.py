@@ -43,10 +43,12 @@ import keras  # noqa: E402 - after the quiet TensorFlow import
 
 from export.backbones import BackboneSpec, WeightsChoice, build_backbone, get_spec, preprocessing_layer, resolve_weights
 from export.dataset import ImageSet, crop_margin_of, detector_of, load_image_folder, stratified_split, train_folder
-from export.layers import FlipLeftRight
+from export.layers import Centered, CosineScores, FlipLeftRight, L2Normalize
 from export.model_io import save_classifier
-from streamer.errors import UsageError
-from streamer.model_contract import ModelContract
+from streamer.errors import AssetError, InputError, UsageError
+from streamer.image_files import list_images_recursive, read_image
+from streamer.model_contract import ModelContract, resize_crop
+from streamer.open_set import Calibration, calibrate, prototype_scores, prototypes_of
 
 INPUT_SIZE = (96, 96)  # height, width: the crops `prepare` writes and the runtime cuts
 
@@ -70,6 +72,15 @@ class TrainConfig:
     augment: float = 1.0  # strength multiplier; 0 turns augmentation off
     flip_average: bool = True  # average scores of crop and mirror image, inside the graph
     crop_margin: float | None = None  # how the crops were cut; None: DATA_DIR/prepare.json's, else 0
+    # Open-set recognition (streamer.open_set): faces of other characters, trained as one more
+    # class and held out to calibrate the `unknown` threshold. "auto": animeface_patches from
+    # the assets when found; "none": no others; else a folder of face crops (any sub-folders).
+    others: str = "auto"
+    others_per_epoch: int = 0  # others drawn afresh each epoch; 0: as many as the known training faces
+    others_max: int = 2000  # others loaded for training, at most
+    others_held_out: int = 300  # others kept aside for the validation loss and the threshold
+    projection_size: int = 128  # the training head's cosine space (the embedding is the backbone's features)
+    cosine_scale: float = 16.0
     seed: int = 1
     threads: int | None = None
 
@@ -97,6 +108,7 @@ class TrainResult:
     weights: str
     config: TrainConfig
     notes: tuple[str, ...] = field(default=())
+    calibration: Calibration | None = None
 
 
 def train(
@@ -122,12 +134,26 @@ def train(
     if len(val_set) == 0:
         notes.append("no validation images (too few per character): no early stopping, the last epoch is kept")
 
-    classifier, backbone = build_classifier(spec, weights, len(data.class_names), config)
+    others_folder = resolve_others(config.others)
+    others_train, others_held = load_others(others_folder, config) if others_folder is not None else (None, None)
+    if others_folder is None:
+        notes.append(
+            "no faces of other characters (--others): strangers will often get a name; the threshold keeps "
+            "95 % of the validation faces named"
+        )
+    k = len(data.class_names)
+    # Others are one more class ("someone else"). Measured against outlier exposure (others'
+    # target spread evenly over the characters) on keima3: 97 % against 80-95 % of strangers rejected.
+    classifier, embedder, backbone = build_classifier(spec, weights, k + (others_folder is not None), config)
     augmenter = build_augmenter(config.augment, config.seed)
     trainer = keras.Sequential([augmenter, classifier], name="trainer") if augmenter is not None else classifier
 
-    train_ds = _dataset(train_set, config, shuffle=True)
-    val_ds = _dataset(val_set, config, shuffle=False) if len(val_set) else None
+    per_epoch = config.others_per_epoch or len(train_set)
+    train_ds = _dataset(train_set, config, shuffle=True, others=others_train, others_count=per_epoch)
+    val_ds = (
+        _dataset(val_set, config, shuffle=False, others=others_held, others_count=len(others_held) if others_held is not None else 0)
+        if len(val_set) else None
+    )
     best = BestWeights(classifier, config.patience if val_ds is not None else None)
     history: list[EpochRecord] = []
     recorder = _Recorder(history, on_epoch)
@@ -160,11 +186,21 @@ def train(
     # The runtime cuts faces in video with the margin the training crops had (the contract says).
     crop_margin = config.crop_margin if config.crop_margin is not None else crop_margin_of(data_dir)
     detector_name, detector_box = detector_of(data_dir)
-    contract = ModelContract(
-        labels=data.class_names, input_size=INPUT_SIZE, crop_margin=crop_margin,
-        detector=detector_name, detector_box=detector_box,
+    set_center(embedder, others_train if others_train is not None else train_set.images_rgb)
+    inference = with_flip_average(embedder) if config.flip_average else embedder
+    prototypes = prototypes_of(embed(inference, train_set.images_rgb), train_set.labels, k)
+    calibration = calibrate(
+        prototype_scores(embed(inference, val_set.images_rgb), prototypes, np.arange(k), k),
+        val_set.labels,
+        prototype_scores(embed(inference, others_held), prototypes, np.arange(k), k)
+        if others_held is not None else np.zeros((0, k), np.float32),
     )
-    inference = with_flip_average(classifier) if config.flip_average else classifier
+    contract = ModelContract(
+        labels=data.class_names, input_size=INPUT_SIZE, output="embedding", crop_margin=crop_margin,
+        detector=detector_name, detector_box=detector_box,
+        prototypes=tuple((c, tuple(float(v) for v in prototypes[c])) for c in range(k)),
+        threshold=calibration.threshold, threshold_meaning=calibration.meaning(),
+    )
     training_info = {
         "backbone": spec.name,
         "alpha": weights.alpha,
@@ -174,6 +210,10 @@ def train(
         "best_epoch": best.best_epoch,
         "train_images": len(train_set),
         "val_images": len(val_set),
+        "others": str(others_folder) if others_folder is not None else None,
+        "others_train": 0 if others_train is None else len(others_train),
+        "others_held_out": 0 if others_held is None else len(others_held),
+        "calibration": asdict(calibration),
     }
     model_path = save_classifier(inference, contract, output, training_info)
     return TrainResult(
@@ -188,11 +228,13 @@ def train(
         weights=weights.describe(),
         config=config,
         notes=tuple(notes),
+        calibration=calibration,
     )
 
 
 def build_classifier(spec: BackboneSpec, weights: WeightsChoice, classes: int, config: TrainConfig):
-    """(classifier, backbone): RGB 0..255 (N, 96, 96, 3) → probabilities (N, classes)."""
+    """(classifier, embedder, backbone): RGB 0..255 (N, 96, 96, 3) → probabilities (N, classes),
+    the same through its (N, embedding_size) unit embedding, and the backbone inside both."""
     backbone = build_backbone(spec, weights, config.resolution)
     inputs = keras.Input((*INPUT_SIZE, 3), name="image")
     x = inputs
@@ -202,18 +244,72 @@ def build_classifier(spec: BackboneSpec, weights: WeightsChoice, classes: int, c
     if scaling is not None:
         x = scaling(x)
     # training=False keeps batch norm in inference mode in both phases (see the module doc).
-    x = backbone(x, training=False)
-    x = keras.layers.Dropout(config.dropout, name="dropout")(x)
-    outputs = keras.layers.Dense(classes, activation="softmax", name="scores")(x)
-    return keras.Model(inputs, outputs, name=f"{spec.name}_classifier"), backbone
+    features = backbone(x, training=False)
+    x = keras.layers.Dropout(config.dropout, name="dropout")(features)
+    x = keras.layers.Dense(config.projection_size, name="projection")(x)
+    logits = CosineScores(classes, config.cosine_scale, name="cosine")(L2Normalize(name="projected")(x))
+    outputs = keras.layers.Softmax(name="scores")(logits)
+    classifier = keras.Model(inputs, outputs, name=f"{spec.name}_classifier")
+    # The embedding is the backbone's pooled features, centred and normalised, not the head's
+    # projection: measured on keima3, both reject strangers, but the projection only spans
+    # the trained characters' directions, and characters enrolled later all land in the same
+    # corner of it (5-shot newgame8 0.66 named, every stranger then named too; features: 0.76).
+    embedding = L2Normalize(name="embedding")(Centered(name="center")(features))
+    embedder = keras.Model(inputs, embedding, name=f"{spec.name}_embedder")
+    return classifier, embedder, backbone
 
 
-def with_flip_average(classifier):
-    """A model that returns the mean of `classifier`'s scores on the crops and their mirrors."""
-    inputs = keras.Input(classifier.input_shape[1:], name="image")
+def with_flip_average(embedder):
+    """A model that returns the unit mean of `embedder`'s embeddings of the crops and their mirrors."""
+    inputs = keras.Input(embedder.input_shape[1:], name="image")
     mirrored = FlipLeftRight(name="mirror")(inputs)
-    outputs = keras.layers.Average(name="probabilities")([classifier(inputs), classifier(mirrored)])
-    return keras.Model(inputs, outputs, name=f"{classifier.name}_flip_average")
+    mean = keras.layers.Average(name="flip_mean")([embedder(inputs), embedder(mirrored)])
+    return keras.Model(inputs, L2Normalize(name="embedding")(mean), name=f"{embedder.name}_flip_average")
+
+
+def set_center(embedder, images_rgb: np.ndarray, count: int = 1000) -> None:
+    """Set the embedder's centre to the mean backbone feature of (up to `count` of) the images."""
+    layer = embedder.get_layer("center")
+    features = keras.Model(embedder.input, layer.input)
+    mean = embed(features, images_rgb[:count]).mean(axis=0)
+    layer.center.assign(mean.astype(np.float32))
+
+
+def embed(model, images_rgb: np.ndarray | None) -> np.ndarray:
+    """(n, d) embeddings of RGB uint8 crops (empty for None)."""
+    if images_rgb is None or len(images_rgb) == 0:
+        return np.zeros((0, model.output_shape[-1]), np.float32)
+    return np.asarray(model.predict(images_rgb.astype(np.float32), batch_size=64, verbose=0), np.float32)
+
+
+def resolve_others(choice: str) -> Path | None:
+    """The folder of other characters' faces `--others` names (None: train without)."""
+    if choice.strip().lower() == "none":
+        return None
+    if choice.strip().lower() == "auto":
+        from streamer import assets
+
+        try:
+            return assets.resolve(assets.ANIMEFACE_PATCHES, download=False) / "positive"
+        except AssetError:
+            return None
+    folder = Path(choice)
+    if not folder.is_dir():
+        raise UsageError(f"--others must be auto, none or a folder of face images; {folder} is not a folder")
+    return folder
+
+
+def load_others(folder: Path, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(training faces, held-out faces) of other characters, RGB uint8 at the input size, a
+    seeded sample of every image under `folder`."""
+    paths = sorted(list_images_recursive(folder))
+    if len(paths) < 20:
+        raise InputError(f"--others {folder}: {len(paths)} images; give a folder with at least 20 faces of other characters")
+    order = np.random.default_rng(config.seed).permutation(len(paths))
+    held_count = min(config.others_held_out, len(paths) // 5)
+    chosen = [paths[i] for i in order[: held_count + config.others_max]]
+    images = np.stack([resize_crop(read_image(path)[..., ::-1], INPUT_SIZE) for path in chosen])
+    return images[held_count:], images[:held_count]
 
 
 def build_augmenter(strength: float, seed: int):
@@ -253,14 +349,30 @@ def class_weights(labels: np.ndarray, classes: int) -> np.ndarray:
     return weights.astype(np.float32)
 
 
-def _dataset(images: ImageSet, config: TrainConfig, shuffle: bool):
-    classes = len(images.class_names)
-    x = images.images_rgb.astype(np.float32)
-    y = np.eye(classes, dtype=np.float32)[images.labels]
-    w = class_weights(images.labels, classes)[images.labels]
-    ds = tf.data.Dataset.from_tensor_slices((x, y, w))
+def _dataset(images: ImageSet, config: TrainConfig, shuffle: bool, others: np.ndarray | None = None, others_count: int = 0):
+    """Batches of (image, one-hot, weight). With `others`, `others_count` of them join each
+    epoch (drawn afresh every epoch when shuffling) as one more class after the characters."""
+    known = len(images.class_names)
+    classes = known + (others is not None)
+    counts = np.bincount(images.labels, minlength=classes)
+    if others is not None:
+        counts[known] = others_count
+    weight = class_weights(np.repeat(np.arange(classes), counts), classes)
+
+    def tensors(x: np.ndarray, label: np.ndarray):
+        return tf.data.Dataset.from_tensor_slices((x, np.eye(classes, dtype=np.float32)[label], weight[label]))
+
+    ds = tensors(images.images_rgb, images.labels)
+    total = len(images)
+    if others is not None and others_count > 0:
+        pool = tensors(others, np.full(len(others), known))
+        if shuffle:
+            pool = pool.shuffle(len(others), seed=config.seed + 7, reshuffle_each_iteration=True)
+        ds = ds.concatenate(pool.take(others_count))
+        total += min(others_count, len(others))
     if shuffle:
-        ds = ds.shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(total, seed=config.seed, reshuffle_each_iteration=True)
+    ds = ds.map(lambda x, y, w: (tf.cast(x, tf.float32), y, w))
     return ds.batch(config.batch_size).prefetch(2)
 
 

@@ -115,7 +115,22 @@ NEWGAME8 = Asset(
     layout=("train", "test"),
 )
 
-KNOWN_ASSETS = {asset.filename: asset for asset in (CASCADE, MOBILENET_025, MOBILENETV2_035, KEIMA3, NEWGAME8)}
+# Faces of many anime characters (64x64 crops) that `train` uses as "others" for open-set
+# recognition. Upstream: jonathonyan/Anime-Face-Detection-and-Recognition, `datasets/detection/`
+# (no license stated there); the project's folder is a re-saved subset, so no upstream file is
+# this folder: it has no download and is found locally (STREAMER_ASSETS, the cache) or given
+# with `train --others DIR`.
+ANIMEFACE_PATCHES = Asset(
+    filename="animeface_patches",
+    url="",
+    sha256="",
+    what="faces of other anime characters (animeface_patches)",
+    layout=("positive",),
+)
+
+KNOWN_ASSETS = {
+    asset.filename: asset for asset in (CASCADE, MOBILENET_025, MOBILENETV2_035, KEIMA3, NEWGAME8, ANIMEFACE_PATCHES)
+}
 
 
 def cache_dir() -> Path:

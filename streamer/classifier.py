@@ -8,6 +8,11 @@ metadata (`streamer.model_contract`). A model that does not fit is refused at lo
     classifier = OnnxClassifier("characters.onnx")
     probabilities = classifier.predict([crop_bgr, other_crop_bgr])   # (2, len(labels)) float32
     classifier.labels[int(probabilities[0].argmax())]
+
+An open-set model (output "embedding", `streamer.open_set`) scores each crop by its cosine
+similarity to every character's prototype instead; `galleries` (`streamer.gallery`) add
+enrolled characters to the ones it was trained on, and `threshold` is the model's calibrated
+`unknown` threshold (None for closed-set models: the runtime's default applies).
 """
 
 from __future__ import annotations
@@ -38,7 +43,9 @@ class OnnxClassifier:
     `batch_size` (None when the graph takes any batch, else its fixed batch).
     """
 
-    def __init__(self, path: str | os.PathLike, *, intra_op_threads: int = DEFAULT_THREADS) -> None:
+    def __init__(
+        self, path: str | os.PathLike, *, intra_op_threads: int = DEFAULT_THREADS, galleries: Sequence = ()
+    ) -> None:
         import onnxruntime  # imported here: 0.15-0.4 s that commands without a model skip
 
         self.path = Path(path)
@@ -55,6 +62,20 @@ class OnnxClassifier:
             raise ModelError(f"model {name} does not load as ONNX (not an ONNX file, or truncated): {_first_line(exc)}") from None
 
         self.contract = ModelContract.from_metadata(self.session.get_modelmeta().custom_metadata_map, source=f"model {name}")
+        self.trained_labels: tuple[str, ...] = self.contract.labels
+        if galleries:
+            from streamer.gallery import check_gallery_fits, model_identity
+
+            if not self.contract.open_set:
+                raise ModelError(
+                    f"model {name} is a closed-set classifier (no embedding output): galleries need a model "
+                    f"trained by this version of `streamer train`"
+                )
+            identity = model_identity(self.path)
+            for gallery in galleries:
+                check_gallery_fits(gallery, identity, name)
+                self.contract = self.contract.with_prototypes(gallery.prototypes())
+        self.threshold: float | None = self.contract.threshold
         self.labels: tuple[str, ...] = self.contract.labels
         self.input_size: tuple[int, int] = self.contract.input_size
         self.crop_margin: float = self.contract.crop_margin
@@ -71,7 +92,11 @@ class OnnxClassifier:
             raise ModelError(f"model {name}: input {self.input_name!r} is {inputs[0].type}, expected tensor(float)")
         self.batch_size = self._check_input_shape(name, list(inputs[0].shape))
         out_shape = list(outputs[0].shape)
-        if out_shape and isinstance(out_shape[-1], int) and out_shape[-1] != len(self.labels):
+        if self.contract.open_set:
+            width = self.contract.embedding_size
+            if out_shape and isinstance(out_shape[-1], int) and out_shape[-1] != width:
+                raise ModelError(f"model {name} outputs {out_shape[-1]} values but its prototypes have {width}")
+        elif out_shape and isinstance(out_shape[-1], int) and out_shape[-1] != len(self.labels):
             raise ModelError(
                 f"model {name} outputs {out_shape[-1]} scores but its metadata lists {len(self.labels)} labels"
             )
@@ -116,15 +141,25 @@ class OnnxClassifier:
                 raise ValueError(f"a crop must be a non-empty (h, w, 3) BGR image, got shape {crop.shape}")
             resized.append(resize_crop(crop, (height, width)))
         batch = self.contract.prepare(resized)
-        scores = self._run(batch)
-        if scores.shape != (len(crops_bgr), k):
+        raw = self._run(batch)
+        width = self.contract.embedding_size if self.contract.open_set else k
+        if raw.shape != (len(crops_bgr), width):
+            what = f"an embedding of {width}" if self.contract.open_set else f"{k} scores for its {k} labels"
             raise ModelError(
-                f"model {self.path.name} returned scores of shape {scores.shape}; expected ({len(crops_bgr)}, {k}) "
-                f"for its {k} labels"
+                f"model {self.path.name} returned an output of shape {raw.shape}; expected {what} per crop"
             )
-        if self.contract.output == "logits":
-            scores = softmax(scores)
-        return np.ascontiguousarray(scores, dtype=np.float32)
+        return np.ascontiguousarray(self.contract.scores(raw), dtype=np.float32)
+
+    def embed(self, crops_bgr: Sequence[np.ndarray]) -> np.ndarray:
+        """(n, d) unit embeddings of BGR crops (open-set models only; `enroll` uses it)."""
+        if not self.contract.open_set:
+            raise ModelError(f"model {self.path.name} has no embedding output (a closed-set classifier)")
+        if len(crops_bgr) == 0:
+            return np.zeros((0, self.contract.embedding_size), np.float32)
+        from streamer.open_set import normalized
+
+        resized = [resize_crop(crop, self.input_size) for crop in crops_bgr]
+        return normalized(self._run(self.contract.prepare(resized)))
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         n = len(batch)
@@ -148,13 +183,6 @@ class OnnxClassifier:
             raise ModelError(f"model {self.path.name} failed on a batch of {n}: {_first_line(exc)}") from None
         scores = np.asarray(scores, np.float32)
         return scores.reshape(n, -1) if scores.size and len(scores) == n else scores
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of (n, k) scores, stable for large logits."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def _shape_text(shape: list) -> str:

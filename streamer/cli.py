@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "streamer.commands.train",
     "streamer.commands.train_detector",
     "streamer.commands.evaluate",
+    "streamer.commands.enroll",
     "streamer.commands.export",
     "streamer.commands.score",
 )

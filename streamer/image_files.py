@@ -56,6 +56,18 @@ def list_images(folder: Path) -> tuple[list[Path], list[Path]]:
     return images, others
 
 
+def list_images_recursive(folder: Path) -> list[Path]:
+    """Every image file under `folder` and its sub-folders (hidden ones skipped), in natural order."""
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted((d for d in dirnames if not d.startswith(".")), key=natural_key)
+        for name in sorted(filenames, key=natural_key):
+            path = Path(dirpath) / name
+            if not name.startswith(".") and is_image_name(path):
+                found.append(path)
+    return found
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """The image at `path` as BGR uint8 (H, W, 3); InputError if it cannot be read whole."""
     path = Path(path)

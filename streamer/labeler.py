@@ -12,8 +12,11 @@ little between refreshes, and the growth trigger already adds a vote for a face 
 bigger. The window (rather than all votes since the start) lets a track recover from a bad
 first look, e.g. a face half-hidden as it enters.
 
-name = argmax of the mean; if the mean's best probability is below `threshold`, the track is
-"unknown" (class_id -1). The returned confidence is that best mean probability.
+name = argmax of the mean; if the mean's best score is below `threshold`, the track is
+"unknown" (class_id -1). The returned confidence is that best mean score. Scores are
+probabilities for a closed-set model and cosine similarities to the characters' prototypes for
+an open-set one (`streamer.open_set`): the mean of a stranger's similarities stays below the
+threshold however many votes it gets, so a stranger's track stays `unknown`.
 """
 
 from __future__ import annotations
@@ -71,7 +74,8 @@ class TrackLabeler:
 
     classifier: anything with `labels` and `predict(crops_bgr) -> (n, k)` probabilities; its
         `crop_margin` (CROP_MARGIN when it has none) is the margin crops are cut with.
-    threshold: best mean probability below which a track is "unknown".
+    threshold: best mean score below which a track is "unknown"; None: the classifier's own
+        (`threshold`, calibrated by `train` for open-set models), else DEFAULT_THRESHOLD.
     refresh_every: classify a track again after this many frames of its life (>= 1).
     max_votes: how many of the latest classifications are averaged.
     regrow: classify again when the box area reached this multiple of the area at the last
@@ -86,7 +90,7 @@ class TrackLabeler:
         self,
         classifier: Classifier,
         *,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float | None = None,
         refresh_every: int = 12,
         max_votes: int = 8,
         regrow: float = 2.0,
@@ -98,7 +102,9 @@ class TrackLabeler:
         self.labels = tuple(classifier.labels)
         # Fakes in tests may lack it; OnnxClassifier reads it from the model's metadata.
         self.crop_margin = float(getattr(classifier, "crop_margin", CROP_MARGIN))
-        self.threshold = float(threshold)
+        if threshold is None:
+            threshold = getattr(classifier, "threshold", None)
+        self.threshold = float(DEFAULT_THRESHOLD if threshold is None else threshold)
         self.refresh_every = int(refresh_every)
         self.max_votes = int(max_votes)
         self.regrow = float(regrow)

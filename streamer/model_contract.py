@@ -9,7 +9,15 @@ are JSON strings:
                    the model sees (pixel - mean) / std, pixels float32 in 0..255 in `color`
                    order. `export` bakes the backbone's own scaling into the graph and writes
                    mean 0, std 1, so the runtime only converts colour and layout.
-    output         "probabilities" (softmax already applied) or "logits"
+    output         "probabilities" (softmax already applied), "logits", or "embedding": an
+                   open-set model (streamer.open_set) whose output is a unit vector per face,
+                   scored against `prototypes`
+    prototypes     embedding models: {"owners": [0, 1, ...], "vectors": [[...], ...]}, unit
+                   vectors and the label index of each (the mean embedding of each character's
+                   training faces)
+    threshold      the score below which a face is `unknown`, calibrated by `train`; absent:
+                   the runtime's default (streamer.labeler.DEFAULT_THRESHOLD)
+    threshold_meaning  one sentence on what the threshold is and what it gave when chosen
     crop_margin    0.2   the margin (fraction of the face box's side, each way) the training
                    crops were cut with; the runtime cuts its crops the same way. Folders of
                    ready-made face crops train with 0. Absent: CROP_MARGIN.
@@ -25,7 +33,7 @@ crops are cut the same way.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Mapping
 
 import numpy as np
@@ -55,9 +63,25 @@ class ModelContract:
     crop_margin: float = CROP_MARGIN
     detector: str = ""
     detector_box: str = ""
+    # Open-set models ("embedding" output): (label index, unit vector) per prototype.
+    prototypes: tuple[tuple[int, tuple[float, ...]], ...] = ()
+    threshold: float | None = None
+    threshold_meaning: str = ""
+
+    @property
+    def open_set(self) -> bool:
+        return self.output == "embedding"
 
     def to_metadata(self) -> dict[str, str]:
         extra = {"detector": self.detector, "detector_box": self.detector_box} if self.detector_box else {}
+        if self.prototypes:
+            extra["prototypes"] = json.dumps(
+                {"owners": [owner for owner, _ in self.prototypes],
+                 "vectors": [[round(float(v), 6) for v in vector] for _, vector in self.prototypes]}
+            )
+        if self.threshold is not None:
+            extra["threshold"] = json.dumps(round(float(self.threshold), 6))
+            extra["threshold_meaning"] = self.threshold_meaning
         return {
             **extra,
             "labels": json.dumps(list(self.labels)),
@@ -99,12 +123,51 @@ class ModelContract:
         if not 0.0 <= crop_margin <= 2.0:
             raise ModelError(f"{source}: crop_margin {crop_margin} is outside 0..2")
         output = metadata.get("output", "probabilities")
-        if output not in ("probabilities", "logits"):
+        if output not in ("probabilities", "logits", "embedding"):
             raise ModelError(f"{source}: unknown output kind {output!r}")
+        prototypes = _prototypes(metadata.get("prototypes"), len(labels), source)
+        if output == "embedding" and not prototypes:
+            raise ModelError(f"{source}: an embedding model needs prototypes in its metadata")
+        try:
+            threshold = float(json.loads(metadata["threshold"])) if "threshold" in metadata else None
+        except (ValueError, TypeError):
+            raise ModelError(f"{source}: malformed threshold in the ONNX metadata") from None
         return cls(
             labels, (height, width), preprocessing, output, crop_margin,
             detector=str(metadata.get("detector", "")), detector_box=str(metadata.get("detector_box", "")),
+            prototypes=prototypes, threshold=threshold, threshold_meaning=str(metadata.get("threshold_meaning", "")),
         )
+
+    def with_prototypes(self, named_vectors: list[tuple[str, np.ndarray]]) -> "ModelContract":
+        """This contract with more prototypes (a gallery's): a new name becomes a new label, a
+        known name gets one more prototype (its score is the nearest one's)."""
+        labels = list(self.labels)
+        prototypes = list(self.prototypes)
+        for name, vector in named_vectors:
+            if name not in labels:
+                labels.append(name)
+            prototypes.append((labels.index(name), tuple(float(v) for v in vector)))
+        return replace(self, labels=tuple(labels), prototypes=tuple(prototypes))
+
+    def scores(self, raw: np.ndarray) -> np.ndarray:
+        """The model's raw output for n crops → (n, labels) scores: probabilities (softmax
+        applied to logits), or for an embedding model cosine similarities to the prototypes."""
+        raw = np.asarray(raw, np.float32)
+        if self.output == "logits":
+            shifted = raw - raw.max(axis=1, keepdims=True)
+            exp = np.exp(shifted)
+            return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+        if self.output == "embedding":
+            from streamer.open_set import prototype_scores
+
+            owners = np.array([owner for owner, _ in self.prototypes], np.int64)
+            vectors = np.array([vector for _, vector in self.prototypes], np.float32)
+            return prototype_scores(raw, vectors, owners, len(self.labels))
+        return raw
+
+    @property
+    def embedding_size(self) -> int | None:
+        return len(self.prototypes[0][1]) if self.prototypes else None
 
     def prepare(self, crops_bgr: list[np.ndarray]) -> np.ndarray:
         """Resized BGR uint8 crops (input_size) → the float32 batch the model expects."""
@@ -117,6 +180,20 @@ class ModelContract:
         if self.preprocessing.layout == "NCHW":
             batch = batch.transpose(0, 3, 1, 2)
         return np.ascontiguousarray(batch, dtype=np.float32)
+
+
+def _prototypes(text: str | None, labels: int, source: str) -> tuple[tuple[int, tuple[float, ...]], ...]:
+    if not text:
+        return ()
+    try:
+        payload = json.loads(text)
+        owners = [int(o) for o in payload["owners"]]
+        vectors = [tuple(float(v) for v in vector) for vector in payload["vectors"]]
+    except (ValueError, TypeError, KeyError):
+        raise ModelError(f"{source}: malformed prototypes in the ONNX metadata") from None
+    if len(owners) != len(vectors) or any(not 0 <= o < labels for o in owners) or len({len(v) for v in vectors}) > 1:
+        raise ModelError(f"{source}: the prototypes in the ONNX metadata do not match its labels")
+    return tuple(zip(owners, vectors))
 
 
 def face_crop_box(xyxy: np.ndarray, width: int, height: int, margin: float = CROP_MARGIN) -> tuple[int, int, int, int]:

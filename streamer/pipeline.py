@@ -33,7 +33,8 @@ DEFAULT_DETECT_EVERY = 8
 class LoopSettings:
     detect_every: int = DEFAULT_DETECT_EVERY
     detect_width: int = DEFAULT_DETECT_WIDTH
-    threshold: float = DEFAULT_THRESHOLD
+    threshold: float | None = None  # None: the model's calibrated one (DEFAULT_THRESHOLD without)
+    galleries: tuple[str, ...] = ()  # enrolled characters (streamer.gallery), for open-set models
 
     def check(self) -> None:
         """UsageError (naming the command-line option) for settings the loop cannot run with."""
@@ -41,7 +42,7 @@ class LoopSettings:
             raise UsageError("--detect-every must be 1 or more")
         if self.detect_width is not None and self.detect_width < 0:
             raise UsageError("--detect-width must be 0 (full size) or more")
-        if not 0.0 <= self.threshold <= 1.0:
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise UsageError("--threshold must be between 0 and 1")
 
 
@@ -57,7 +58,12 @@ def load_parts(
     from streamer.classifier import OnnxClassifier
     from streamer.detectors import load_detector, mismatch_warning
 
-    classifier = OnnxClassifier(model) if isinstance(model, (str, os.PathLike)) else model
+    from streamer.gallery import read_gallery
+
+    galleries = [read_gallery(path) for path in settings.galleries]
+    if galleries and model is None:
+        raise UsageError("--gallery needs the model its characters were enrolled with (-m MODEL.onnx)")
+    classifier = OnnxClassifier(model, galleries=galleries) if isinstance(model, (str, os.PathLike)) else model
     if not hasattr(detector, "detect"):
         detector = load_detector(detector, settings.detect_width, cascade_path=cascade_path)
     warning = mismatch_warning(classifier, detector)

@@ -5,6 +5,7 @@ exactly like an exported model (same metadata contract, see `streamer.model_cont
 
     make_color_classifier(tmp_path / "rgb.onnx")            # red / green / blue by dominant colour
     make_constant_classifier(tmp_path / "c.onnx", ("a", "b"), (0.3, 0.7))
+    make_color_embedder(tmp_path / "open.onnx")                # open-set: embeddings and prototypes
     make_color_classifier(path, graph_input_size=(64, 64))  # a bad model: graph disagrees with metadata
 
 The colour classifier: the crop's mean colour (ReduceMean over H, W) times a fixed matrix gives
@@ -137,6 +138,47 @@ def make_constant_classifier(
         ],
     )
     contract = ModelContract(labels=tuple(labels), input_size=tuple(input_size), preprocessing=Preprocessing(layout=layout))
+    return _save(graph, path, contract.to_metadata())
+
+
+def color_direction(color_bgr: Sequence[int]) -> np.ndarray:
+    """The unit RGB direction of a colour with its grey part removed: the colour embedder's
+    embedding of a crop of that colour (and so a prototype for it)."""
+    rgb = np.asarray(color_bgr, np.float32)[::-1]
+    centred = rgb - rgb.mean()
+    return centred / max(float(np.linalg.norm(centred)), 1e-6)
+
+
+def make_color_embedder(
+    path: str | os.PathLike,
+    labels: Sequence[str] = ("red", "green", "blue"),
+    threshold: float | None = 0.9,
+    input_size: tuple[int, int] = (96, 96),
+) -> Path:
+    """An open-set classifier (output "embedding", `streamer.open_set`): a crop's embedding is
+    its mean RGB colour minus its grey part, each label's prototype its colour's direction.
+    A crop of a prototype colour scores 1.0 for it; yellow scores cos 60 deg = 0.5 against red
+    and green, below the default threshold, so it is `unknown` until enrolled."""
+    height, width = input_size
+    nodes = [
+        helper.make_node("ReduceMean", ["image"], ["mean_color"], axes=[1, 2], keepdims=0),
+        helper.make_node("ReduceMean", ["mean_color"], ["grey"], axes=[1], keepdims=1),
+        helper.make_node("Sub", ["mean_color", "grey"], ["embedding"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "color_embedder",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", height, width, 3])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", 3])],
+    )
+    contract = ModelContract(
+        labels=tuple(labels),
+        input_size=tuple(input_size),
+        output="embedding",
+        prototypes=tuple((i, tuple(float(v) for v in color_direction(COLORS_BGR[label]))) for i, label in enumerate(labels)),
+        threshold=threshold,
+        threshold_meaning="unknown below this cosine similarity (test model)",
+    )
     return _save(graph, path, contract.to_metadata())
 
 

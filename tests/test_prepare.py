@@ -13,7 +13,8 @@ import pytest
 
 from conftest import CASCADE_PATH, DATASETS
 from streamer.image_files import ALPHA_BACKGROUND, decode_image, list_images, natural_key, read_image
-from export.prepare import DetectorSettings, largest_face_crop, prepare, split_test
+from export.prepare import DetectorSettings, prepare, split_test
+from streamer.detectors import largest_face_crop
 from streamer.cli import main
 from streamer.errors import InputError, OutputError
 from streamer.model_contract import CROP_MARGIN, crop_face

@@ -268,7 +268,10 @@ def test_help_defaults_match_the_library():
     config = TrainConfig()
     for name, value in train_command.DEFAULTS.items():
         assert getattr(config, name) == value, name
-    assert {f.name for f in fields(TrainConfig)} - set(train_command.DEFAULTS) == {"alpha", "flip_average", "threads", "crop_margin"}
+    assert {f.name for f in fields(TrainConfig)} - set(train_command.DEFAULTS) == {
+        "alpha", "flip_average", "threads", "crop_margin",
+        "others_per_epoch", "others_max", "others_held_out", "projection_size", "cosine_scale",
+    }
     settings = DetectorSettings()
     assert prepare_command.DEFAULTS["test_fraction"] == DEFAULT_TEST_FRACTION
     for name in ("min_neighbors", "scale_factor", "min_face"):

@@ -15,16 +15,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="measure a classifier (.keras or .onnx) on TEST_DIR/<character>/ images",
         description="Classify every image of TEST_DIR/<character>/ and compare with its folder's name. Prints "
         "the accuracy and per-character precision/recall, and writes a report folder with report.md (those "
-        "figures and a per-image table of the top-3 scores with OK/NG), confusion.png and evaluation.json. "
+        "figures and a per-image table of the top-3 scores with OK/NG), confusion.png, threshold.png (known "
+        "accuracy and foreign rejection against the threshold) and evaluation.json. A face whose best score is below "
+        "the threshold is unknown, as in `annotate`; a known face called unknown counts as wrong. "
         "An .onnx model runs exactly as `annotate --model` runs it.",
     )
     parser.add_argument("model", metavar="MODEL", help="classifier: .onnx (from export) or .keras (from train)")
     parser.add_argument("test_dir", metavar="TEST_DIR",
                         help="folder of <character>/ image folders (or a prepared DATA_DIR: its test/ is used)")
+    parser.add_argument("--foreign", metavar="DIR",
+                        help="faces (crops or pictures, in any sub-folders) of characters the model must not name: "
+                        "reports how many come out unknown")
+    parser.add_argument("--gallery", action="append", default=[], metavar="GALLERY.json",
+                        help="characters enrolled with `streamer enroll` for this .onnx model (repeatable)")
+    parser.add_argument("--threshold", type=float, default=None, metavar="S",
+                        help="unknown below this score (default: the model's calibrated threshold, as annotate uses)")
     parser.add_argument("-o", "--output", metavar="DIR",
                         help="report folder to write (default: MODEL-evaluation beside the model, e.g. chars.onnx-evaluation)")
     parser.add_argument("--json", action="store_true",
-                        help="print the figures as JSON on stdout (accuracy, correct, total, per_character, confusion, images)")
+                        help="print the figures as JSON on stdout (accuracy, correct, total, unknown, threshold, foreign, "
+                        "per_character, confusion, images)")
     parser.add_argument("-f", "--force", action="store_true", help="replace the report folder if it exists")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(handler=run)
@@ -32,17 +42,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from export.evaluate import evaluate, labelled_images, summary_lines, write_reports
+    from export.evaluate import evaluate, foreign_images, labelled_images, summary_lines, write_reports
     from export.dataset import test_folder
     from export.outdir import AtomicDir, check_output_dir
     from streamer.progress import Progress
 
     model = Path(args.model)
     out_dir = Path(args.output) if args.output else model.with_name(model.name + "-evaluation")
+    if args.threshold is not None and not -1.0 <= args.threshold <= 1.0:
+        from streamer.errors import UsageError
+
+        raise UsageError("--threshold must be between -1 and 1")
     check_output_dir(out_dir, inputs=[args.test_dir, model], force=args.force)
     total = len(labelled_images(test_folder(args.test_dir)))
+    if args.foreign:
+        total += len(foreign_images(Path(args.foreign), ()))
     with Progress(total, enabled=False if args.quiet else None, unit="images") as progress:
-        evaluation = evaluate(model, args.test_dir, on_batch=progress.update)
+        evaluation = evaluate(
+            model, args.test_dir, on_batch=progress.update, foreign_dir=args.foreign,
+            galleries=args.gallery, threshold=args.threshold,
+        )
     with AtomicDir(out_dir) as staging:
         written = write_reports(evaluation, staging)
     paths = {key: str(out_dir / path.name) for key, path in written.items()}
@@ -52,5 +71,5 @@ def run(args: argparse.Namespace) -> int:
         stream = sys.stderr
         for line in summary_lines(evaluation):
             print(line, file=stream)
-        print(f"wrote {out_dir} (report.md, confusion.png, evaluation.json)", file=stream)
+        print(f"wrote {out_dir} (report.md, confusion.png, threshold.png, evaluation.json)", file=stream)
     return 0

@@ -22,8 +22,11 @@ def add_recognition_options(parser: argparse.ArgumentParser | argparse._Argument
                         help=f"run the face detector every N frames, track in between (default {DEFAULT_DETECT_EVERY})")
     parser.add_argument("--detect-width", type=int, default=DEFAULT_DETECT_WIDTH, metavar="PX",
                         help=f"width of the downscaled copy the detector sees (default {DEFAULT_DETECT_WIDTH}; 0 = full size)")
-    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, metavar="P",
-                        help=f"label a face 'unknown' when its best score stays below P (default {DEFAULT_THRESHOLD})")
+    parser.add_argument("--gallery", action="append", default=[], metavar="GALLERY.json",
+                        help="characters enrolled with `streamer enroll` for this model, named like trained ones (repeatable)")
+    parser.add_argument("--threshold", type=float, default=None, metavar="S",
+                        help="label a face 'unknown' when its best score stays below S (default: the threshold the model "
+                        f"was calibrated with by `train`; {DEFAULT_THRESHOLD} for closed-set models)")
 
 
 def add_encoder_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, what: str = "the output") -> None:
@@ -46,4 +49,7 @@ def _crf(text: str) -> int:
 
 
 def loop_settings(args: argparse.Namespace) -> LoopSettings:
-    return LoopSettings(detect_every=args.detect_every, detect_width=args.detect_width, threshold=args.threshold)
+    return LoopSettings(
+        detect_every=args.detect_every, detect_width=args.detect_width, threshold=args.threshold,
+        galleries=tuple(args.gallery),
+    )

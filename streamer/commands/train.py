@@ -25,6 +25,7 @@ DEFAULTS = {
     "label_smoothing": 0.1,
     "dropout": 0.3,
     "augment": 1.0,
+    "others": "auto",
     "seed": 1,
 }
 BACKBONE_NAMES = ("mobilenet", "mobilenetv2", "efficientnetb0", "inceptionv3")
@@ -78,6 +79,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--crop-margin", type=float, default=None, metavar="M",
                         help="margin the crops were cut with, recorded in the model so the runtime cuts faces the same "
                         "way (default: from DATA_DIR/prepare.json when prepare wrote it, else 0 for ready-made face crops)")
+    parser.add_argument("--others", default="auto", metavar="auto|none|DIR",
+                        help="faces of other characters, trained as 'someone else' and held out to calibrate the "
+                        "unknown threshold: a folder of face images (any sub-folders), none, or auto = the "
+                        "animeface_patches faces found via STREAMER_ASSETS or the cache (default auto)")
     parser.add_argument("--seed", type=int, default=d["seed"], help=f"for the split, augmentation and initialisation (default {d['seed']})")
     parser.add_argument("--threads", type=int, default=None, metavar="N", help="TensorFlow threads (default: all cores)")
     parser.add_argument("--curves", metavar="PNG", help="training curves image (default: MODEL.curves.png beside the model)")
@@ -120,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         augment=args.augment,
         flip_average=args.flip_average,
         crop_margin=args.crop_margin,
+        others=args.others,
         seed=args.seed,
         threads=args.threads,
     )
@@ -131,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
         val = f"; best validation accuracy {result.best_val_accuracy:.1%} at epoch {result.best_epoch}" if result.best_val_accuracy is not None else ""
         print(f"wrote {output} and {curves} in {result.seconds:.0f} s ({len(result.history)} epochs{val})", file=sys.stderr)
         print(f"  {config.backbone} with {result.weights}; training images: {counts}", file=sys.stderr)
+        if result.calibration is not None:
+            print(f"  open set: {result.calibration.meaning()}", file=sys.stderr)
         for note in result.notes:
             print(f"  note: {note}", file=sys.stderr)
     return 0

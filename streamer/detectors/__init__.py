@@ -91,3 +91,23 @@ def mismatch_warning(classifier, detector: FaceDetector) -> str | None:
         f"warning: the classifier's training crops were cut at {trained_with}'s boxes, this run detects with "
         f"{detector.name}: names may be less accurate (run prepare/train with the same --detector)"
     )
+
+
+def largest_face_crop(
+    image_bgr: np.ndarray, detector: FaceDetector, size: tuple[int, int], margin: float | None = None
+) -> tuple[np.ndarray | None, int]:
+    """(the largest face's crop, BGR uint8 `size` (h, w), or None; number of faces found).
+
+    How `prepare` and `enroll` cut one face out of an illustration: illustrations centre their
+    subject, and the smaller hits are mostly background characters or false positives. The crop
+    is the runtime's (`streamer.model_contract.crop_face`) with `margin` (default CROP_MARGIN).
+    """
+    from streamer.model_contract import CROP_MARGIN, crop_face
+
+    detections = detector.detect(image_bgr)
+    if len(detections) == 0:
+        return None, 0
+    xyxy = detections.xyxy
+    areas = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
+    margin = CROP_MARGIN if margin is None else margin
+    return crop_face(image_bgr, xyxy[int(np.argmax(areas))], size, margin), len(detections)
