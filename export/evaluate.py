@@ -303,7 +303,7 @@ def foreign_images(folder: Path, labels: Sequence[str]) -> list[tuple[Path, str]
 
     if not folder.is_dir():
         raise InputError(f"--foreign {folder} is not a folder")
-    for dirpath, dirnames, _ in os.walk(folder):
+    for dirpath, dirnames, _ in os.walk(folder, followlinks=True):
         clash = sorted(set(dirnames) & set(labels))
         if clash:
             raise InputError(

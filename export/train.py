@@ -53,6 +53,19 @@ from streamer.open_set import Calibration, calibrate, prototype_scores, prototyp
 INPUT_SIZE = (96, 96)  # height, width: the crops `prepare` writes and the runtime cuts
 
 
+def _others_assets():
+    from streamer import assets
+
+    # Faces of many characters in the shared data: animeface's clean 64x64 crops, and pictures
+    # cut like the runtime's crops (pixiv illustrations, real One Piece episode frames, and
+    # One Piece posters and screenshots), so "someone else" is not just "a tight, clean crop".
+    return (
+        (assets.ANIMEFACE_PATCHES, ("positive",)),
+        (assets.FACE_BOXES, ("illustrations", "episodes")),
+        (assets.ONEPIECE6, ("raw",)),
+    )
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     backbone: str = "mobilenet"
@@ -73,9 +86,10 @@ class TrainConfig:
     flip_average: bool = True  # average scores of crop and mirror image, inside the graph
     crop_margin: float | None = None  # how the crops were cut; None: DATA_DIR/prepare.json's, else 0
     # Open-set recognition (streamer.open_set): faces of other characters, trained as one more
-    # class and held out to calibrate the `unknown` threshold. "auto": animeface_patches from
-    # the assets when found; "none": no others; else a folder of face crops (any sub-folders).
-    others: str = "auto"
+    # class and held out to calibrate the `unknown` threshold. Each entry: "auto" (the shared
+    # face folders found in the assets, `_others_assets`), "none", or a folder of pictures (any
+    # sub-folders): face crops are used as they are, illustrations and frames cut like `prepare`.
+    others: tuple[str, ...] = ("auto",)
     others_per_epoch: int = 0  # others drawn afresh each epoch; 0: as many as the known training faces
     others_max: int = 2000  # others loaded for training, at most
     others_held_out: int = 300  # others kept aside for the validation loss and the threshold
@@ -134,9 +148,10 @@ def train(
     if len(val_set) == 0:
         notes.append("no validation images (too few per character): no early stopping, the last epoch is kept")
 
-    others_folder = resolve_others(config.others)
-    others_train, others_held = load_others(others_folder, config) if others_folder is not None else (None, None)
-    if others_folder is None:
+    crop_margin = config.crop_margin if config.crop_margin is not None else crop_margin_of(data_dir)
+    others_folders = resolve_others(config.others)
+    others_train, others_held = load_others(others_folders, crop_margin, config) if others_folders else (None, None)
+    if not others_folders:
         notes.append(
             "no faces of other characters (--others): strangers will often get a name; the threshold keeps "
             "95 % of the validation faces named"
@@ -144,7 +159,7 @@ def train(
     k = len(data.class_names)
     # Others are one more class ("someone else"). Measured against outlier exposure (others'
     # target spread evenly over the characters) on keima3: 97 % against 80-95 % of strangers rejected.
-    classifier, embedder, backbone = build_classifier(spec, weights, k + (others_folder is not None), config)
+    classifier, embedder, backbone = build_classifier(spec, weights, k + bool(others_folders), config)
     augmenter = build_augmenter(config.augment, config.seed)
     trainer = keras.Sequential([augmenter, classifier], name="trainer") if augmenter is not None else classifier
 
@@ -184,7 +199,6 @@ def train(
         best.restore()
 
     # The runtime cuts faces in video with the margin the training crops had (the contract says).
-    crop_margin = config.crop_margin if config.crop_margin is not None else crop_margin_of(data_dir)
     detector_name, detector_box = detector_of(data_dir)
     set_center(embedder, others_train if others_train is not None else train_set.images_rgb)
     inference = with_flip_average(embedder) if config.flip_average else embedder
@@ -210,7 +224,7 @@ def train(
         "best_epoch": best.best_epoch,
         "train_images": len(train_set),
         "val_images": len(val_set),
-        "others": str(others_folder) if others_folder is not None else None,
+        "others": [str(folder) for folder in others_folders],
         "others_train": 0 if others_train is None else len(others_train),
         "others_held_out": 0 if others_held is None else len(others_held),
         "calibration": asdict(calibration),
@@ -282,33 +296,55 @@ def embed(model, images_rgb: np.ndarray | None) -> np.ndarray:
     return np.asarray(model.predict(images_rgb.astype(np.float32), batch_size=64, verbose=0), np.float32)
 
 
-def resolve_others(choice: str) -> Path | None:
-    """The folder of other characters' faces `--others` names (None: train without)."""
-    if choice.strip().lower() == "none":
-        return None
-    if choice.strip().lower() == "auto":
-        from streamer import assets
+def resolve_others(choices: tuple[str, ...] | str) -> list[Path]:
+    """The folders of other characters' faces that `--others` names ([]: train without)."""
+    from streamer import assets
 
-        try:
-            return assets.resolve(assets.ANIMEFACE_PATCHES, download=False) / "positive"
-        except AssetError:
-            return None
-    folder = Path(choice)
-    if not folder.is_dir():
-        raise UsageError(f"--others must be auto, none or a folder of face images; {folder} is not a folder")
-    return folder
+    folders: list[Path] = []
+    for choice in [choices] if isinstance(choices, str) else choices:
+        if choice.strip().lower() == "none":
+            continue
+        if choice.strip().lower() == "auto":
+            for asset, inside in _others_assets():
+                try:
+                    folders += [assets.resolve(asset, download=False) / sub for sub in inside]
+                except AssetError:
+                    pass
+            continue
+        folder = Path(choice)
+        if not folder.is_dir():
+            raise UsageError(f"--others must be auto, none or a folder of pictures; {folder} is not a folder")
+        folders.append(folder)
+    return folders
 
 
-def load_others(folder: Path, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(training faces, held-out faces) of other characters, RGB uint8 at the input size, a
-    seeded sample of every image under `folder`."""
-    paths = sorted(list_images_recursive(folder))
-    if len(paths) < 20:
-        raise InputError(f"--others {folder}: {len(paths)} images; give a folder with at least 20 faces of other characters")
-    order = np.random.default_rng(config.seed).permutation(len(paths))
-    held_count = min(config.others_held_out, len(paths) // 5)
-    chosen = [paths[i] for i in order[: held_count + config.others_max]]
-    images = np.stack([resize_crop(read_image(path)[..., ::-1], INPUT_SIZE) for path in chosen])
+def load_others(folders: list[Path], crop_margin: float, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(training faces, held-out faces) of other characters, RGB uint8 at the input size: a
+    seeded draw taking from every folder in turn (a small folder of real frames counts as much
+    as thousands of crops), cut as the training crops were cut (`streamer.picture_faces`)."""
+    from streamer.picture_faces import FaceCutter
+
+    rng = np.random.default_rng(config.seed)
+    queues = []
+    for folder in folders:
+        paths = list_images_recursive(folder)
+        queues.append([paths[i] for i in rng.permutation(len(paths))])
+    wanted = config.others_held_out + config.others_max
+    cutter = FaceCutter(INPUT_SIZE, crop_margin)
+    faces: list[np.ndarray] = []
+    while len(faces) < wanted and any(queues):
+        for queue in queues:
+            while queue and len(faces) < wanted:
+                crops, _, _ = cutter.cut([queue.pop()])
+                if crops:
+                    faces.append(resize_crop(crops[0], INPUT_SIZE)[..., ::-1])
+                    break
+    if len(faces) < 20:
+        where = ", ".join(str(f) for f in folders)
+        raise InputError(f"--others {where}: {len(faces)} faces found; give folders with at least 20 faces of other characters")
+    order = rng.permutation(len(faces))
+    images = np.stack([faces[i] for i in order])
+    held_count = min(config.others_held_out, len(faces) // 5)
     return images[held_count:], images[:held_count]
 
 

@@ -128,8 +128,15 @@ ANIMEFACE_PATCHES = Asset(
     layout=("positive",),
 )
 
+# Face boxes on pictures (pixiv illustrations, real One Piece frames) and crops of six One Piece
+# characters: no upstream file is either folder as the project holds it (relabelled, re-cut), so
+# they are found locally only; `train` uses their faces as "others" when they are there.
+FACE_BOXES = Asset(filename="face_boxes", url="", sha256="", what="face boxes on pictures", layout=("illustrations", "episodes"))
+ONEPIECE6 = Asset(filename="onepiece6", url="", sha256="", what="One Piece character crops", layout=("raw",))
+
 KNOWN_ASSETS = {
-    asset.filename: asset for asset in (CASCADE, MOBILENET_025, MOBILENETV2_035, KEIMA3, NEWGAME8, ANIMEFACE_PATCHES)
+    asset.filename: asset
+    for asset in (CASCADE, MOBILENET_025, MOBILENETV2_035, KEIMA3, NEWGAME8, ANIMEFACE_PATCHES, FACE_BOXES, ONEPIECE6)
 }
 
 

@@ -59,7 +59,7 @@ def list_images(folder: Path) -> tuple[list[Path], list[Path]]:
 def list_images_recursive(folder: Path) -> list[Path]:
     """Every image file under `folder` and its sub-folders (hidden ones skipped), in natural order."""
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(folder):
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
         dirnames[:] = sorted((d for d in dirnames if not d.startswith(".")), key=natural_key)
         for name in sorted(filenames, key=natural_key):
             path = Path(dirpath) / name

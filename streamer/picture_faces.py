@@ -1,8 +1,8 @@
 """One face per picture, the way `prepare` cuts training crops: what `enroll` and
 `evaluate --foreign` take as input.
 
-A picture is either a ready-made face crop (both sides at most READY_MADE_MAX_SIDE px, like
-newgame8's 96x96 crops or animeface's 64x64 ones), used as it is, as `train` uses such crops,
+A picture is either a ready-made face crop (square-ish, both sides at most READY_MADE_MAX_SIDE
+px, like newgame8's 96x96 crops or animeface's 64x64 ones), used as it is, as `train` uses such crops,
 or an illustration, whose largest face is found with the same detector and settings as
 `prepare` (`streamer.detectors.settings`) and cut with the model's crop margin.
 """
@@ -18,11 +18,15 @@ from streamer.image_files import read_image
 
 # Pictures this small are face crops already: no detector finds a face filling the whole
 # picture reliably, and cutting a margin around it would need pixels that are not there.
+# Face crops are cut square; small pictures of another shape (onepiece6's whole-character crops,
+# 80x120 and such) are pictures with a face somewhere in them.
 READY_MADE_MAX_SIDE = 128
+READY_MADE_ASPECT = 1.25
 
 
 def is_ready_made(image: np.ndarray) -> bool:
-    return max(image.shape[:2]) <= READY_MADE_MAX_SIDE
+    height, width = image.shape[:2]
+    return max(height, width) <= READY_MADE_MAX_SIDE and max(height, width) <= READY_MADE_ASPECT * min(height, width)
 
 
 class FaceCutter:

@@ -196,3 +196,22 @@ def probe(path: str | os.PathLike) -> dict:
                 audio_duration=(max(ends) - max(0.0, min(starts))) if ends else 0.0,
             )
     return facts
+
+
+def make_still_clip(path: str | os.PathLike, picture_bgr: np.ndarray, *, width: int = 480, seconds: float = 1.0, fps: int = 24) -> Path:
+    """A silent clip showing one picture (scaled to `width`, even size) for `seconds`."""
+    import cv2
+
+    height = round(picture_bgr.shape[0] * width / picture_bgr.shape[1]) // 2 * 2
+    frame_bgr = cv2.resize(picture_bgr, (width, height), interpolation=cv2.INTER_AREA)
+    path = Path(path)
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.options = {"preset": "ultrafast", "crf": "18"}
+        for index in range(round(seconds * fps)):
+            frame = av.VideoFrame.from_ndarray(frame_bgr, format="bgr24")
+            frame.pts = index
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+    return path

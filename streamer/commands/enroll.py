@@ -15,7 +15,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description="Embed the faces in DIR/<character>/ with an open-set model (from `streamer train` + "
         "`export`) and write a gallery: `annotate`, `live` and `evaluate` with --gallery then name those "
         "characters like the trained ones, with the same `unknown` rule. Images up to 128 px on each side are taken "
-        "as ready-made face crops; larger ones as illustrations, whose largest face is found and cut as "
+        "as ready-made face crops when square-ish; other pictures as illustrations, whose largest face is found and cut as "
         "`prepare` does. Takes seconds.",
     )
     parser.add_argument("model", metavar="MODEL.onnx", help="open-set classifier exported by `streamer export`")

@@ -25,7 +25,7 @@ DEFAULTS = {
     "label_smoothing": 0.1,
     "dropout": 0.3,
     "augment": 1.0,
-    "others": "auto",
+    "others": ("auto",),
     "seed": 1,
 }
 BACKBONE_NAMES = ("mobilenet", "mobilenetv2", "efficientnetb0", "inceptionv3")
@@ -79,10 +79,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--crop-margin", type=float, default=None, metavar="M",
                         help="margin the crops were cut with, recorded in the model so the runtime cuts faces the same "
                         "way (default: from DATA_DIR/prepare.json when prepare wrote it, else 0 for ready-made face crops)")
-    parser.add_argument("--others", default="auto", metavar="auto|none|DIR",
+    parser.add_argument("--others", action="append", default=None, metavar="auto|none|DIR",
                         help="faces of other characters, trained as 'someone else' and held out to calibrate the "
-                        "unknown threshold: a folder of face images (any sub-folders), none, or auto = the "
-                        "animeface_patches faces found via STREAMER_ASSETS or the cache (default auto)")
+                        "unknown threshold: a folder of pictures (any sub-folders; crops up to 128 px as they are, "
+                        "larger pictures cut like prepare cuts them), none, or auto = the shared face folders "
+                        "(animeface_patches, face_boxes, onepiece6) found via STREAMER_ASSETS or the cache; repeatable "
+                        "(default auto)")
     parser.add_argument("--seed", type=int, default=d["seed"], help=f"for the split, augmentation and initialisation (default {d['seed']})")
     parser.add_argument("--threads", type=int, default=None, metavar="N", help="TensorFlow threads (default: all cores)")
     parser.add_argument("--curves", metavar="PNG", help="training curves image (default: MODEL.curves.png beside the model)")
@@ -125,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         augment=args.augment,
         flip_average=args.flip_average,
         crop_margin=args.crop_margin,
-        others=args.others,
+        others=tuple(args.others or DEFAULTS["others"]),
         seed=args.seed,
         threads=args.threads,
     )
