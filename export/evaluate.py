@@ -352,8 +352,9 @@ def write_reports(evaluation: Evaluation, out_dir: Path) -> dict[str, Path]:
         columns=[*evaluation.labels, UNKNOWN],
     )
     thresholds, named, rejection = threshold_curve(evaluation)
-    title = f"{evaluation.model.name}: {evaluation.test_dir.name}" + (
-        f" / foreign {evaluation.foreign_dir.name}" if evaluation.foreign_dir is not None else ""
+    where = lambda folder: f"{folder.parent.name}/{folder.name}"  # noqa: E731
+    title = f"{evaluation.model.name} on {where(evaluation.test_dir)}" + (
+        f", foreign: {where(evaluation.foreign_dir)}" if evaluation.foreign_dir is not None else ""
     )
     threshold_png = plot_open_set(thresholds, named, rejection, evaluation.threshold, out_dir / "threshold.png", title)
     report = out_dir / "report.md"

@@ -57,11 +57,12 @@ def _others_assets():
     from streamer import assets
 
     # Faces of many characters in the shared data: animeface's clean 64x64 crops, and pictures
-    # cut like the runtime's crops (pixiv illustrations, real One Piece episode frames, and
-    # One Piece posters and screenshots), so "someone else" is not just "a tight, clean crop".
+    # cut like the runtime's crops (pixiv illustrations, One Piece posters and screenshots), so
+    # "someone else" is not just "a tight, clean crop". Not the real episode frames of
+    # face_boxes: they are what benchmarks/real_frames.py measures on.
     return (
         (assets.ANIMEFACE_PATCHES, ("positive",)),
-        (assets.FACE_BOXES, ("illustrations", "episodes")),
+        (assets.FACE_BOXES, ("illustrations",)),
         (assets.ONEPIECE6, ("raw",)),
     )
 
@@ -150,7 +151,9 @@ def train(
 
     crop_margin = config.crop_margin if config.crop_margin is not None else crop_margin_of(data_dir)
     others_folders = resolve_others(config.others)
-    others_train, others_held = load_others(others_folders, crop_margin, config) if others_folders else (None, None)
+    others_train, others_held = (
+        load_others(others_folders, crop_margin, config, exclude=data.class_names) if others_folders else (None, None)
+    )
     if not others_folders:
         notes.append(
             "no faces of other characters (--others): strangers will often get a name; the threshold keeps "
@@ -318,16 +321,21 @@ def resolve_others(choices: tuple[str, ...] | str) -> list[Path]:
     return folders
 
 
-def load_others(folders: list[Path], crop_margin: float, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+def load_others(
+    folders: list[Path], crop_margin: float, config: TrainConfig, exclude: tuple[str, ...] = ()
+) -> tuple[np.ndarray, np.ndarray]:
     """(training faces, held-out faces) of other characters, RGB uint8 at the input size: a
-    seeded draw taking from every folder in turn (a small folder of real frames counts as much
-    as thousands of crops), cut as the training crops were cut (`streamer.picture_faces`)."""
+    seeded draw taking from every folder in turn (a small folder of pictures counts as much
+    as thousands of crops), cut as the training crops were cut (`streamer.picture_faces`).
+    Pictures in a sub-folder named like a character being trained (`exclude`) are not others:
+    training onepiece6's characters must not learn them as "someone else"."""
     from streamer.picture_faces import FaceCutter
 
     rng = np.random.default_rng(config.seed)
+    excluded = set(exclude)
     queues = []
     for folder in folders:
-        paths = list_images_recursive(folder)
+        paths = [p for p in list_images_recursive(folder) if not excluded & set(p.relative_to(folder).parts[:-1])]
         queues.append([paths[i] for i in rng.permutation(len(paths))])
     wanted = config.others_held_out + config.others_max
     cutter = FaceCutter(INPUT_SIZE, crop_margin)

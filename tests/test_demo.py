@@ -128,7 +128,8 @@ def fresh_demo(tmp_path_factory):
 def test_demo_prints_accuracy_paths_and_timing(fresh_demo):
     clone, done, _ = fresh_demo
     out = done.stdout
-    assert re.search(r"^accuracy: \d+/18 = [\d.]+ %$", out, re.M), "evaluate's accuracy line is missing"
+    assert re.search(r"^accuracy: \d+/18 = [\d.]+ % \(\d+ called unknown at threshold [\d.-]+\)$", out, re.M), (
+        "evaluate's accuracy line is missing")
     assert re.search(r"test accuracy\s+[\d.]+ % \(\d+ of 18 keima3 test faces", out)
     for name in ("labeled video", "sidecar", "evaluation report", "labeled frame"):
         assert re.search(rf"^  {name} +\S", out, re.M), f"no '{name}' line"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-# Mirrors export.prepare.DetectorSettings / DEFAULT_TEST_FRACTION (tests check they agree).
+# Mirrors streamer.detectors.settings.DetectorSettings / DEFAULT_TEST_FRACTION (tests check they agree).
 DEFAULTS = {"test_fraction": 1.0 / 6.0, "min_neighbors": 3, "scale_factor": 1.1, "min_face": 24, "detect_width": None}
 
 

@@ -83,8 +83,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help="faces of other characters, trained as 'someone else' and held out to calibrate the "
                         "unknown threshold: a folder of pictures (any sub-folders; crops up to 128 px as they are, "
                         "larger pictures cut like prepare cuts them), none, or auto = the shared face folders "
-                        "(animeface_patches, face_boxes, onepiece6) found via STREAMER_ASSETS or the cache; repeatable "
-                        "(default auto)")
+                        "(animeface_patches, face_boxes illustrations, onepiece6) found via STREAMER_ASSETS or the cache; "
+                        "sub-folders named like a character being trained are skipped; repeatable (default auto)")
     parser.add_argument("--seed", type=int, default=d["seed"], help=f"for the split, augmentation and initialisation (default {d['seed']})")
     parser.add_argument("--threads", type=int, default=None, metavar="N", help="TensorFlow threads (default: all cores)")
     parser.add_argument("--curves", metavar="PNG", help="training curves image (default: MODEL.curves.png beside the model)")
