@@ -3,26 +3,32 @@
     DATA_DIR/train/<character>/*.png  →  MODEL.keras (+ MODEL.curves.png)
 
 The saved model takes what the runtime gives it: a batch of RGB float32 crops in 0..255,
-(N, 96, 96, 3), and returns softmax probabilities (N, characters). Everything between — the
-upscaling to the backbone's resolution, the backbone's own pixel scaling, and (by default)
-averaging the scores of the crop and its mirror image — is inside the graph, so the ONNX
-export carries it too and the runtime only converts BGR to RGB.
+(N, 96, 96, 3), and returns unit embeddings (N, features): an open-set model
+(`streamer.open_set`), whose contract carries each character's prototype and the calibrated
+`unknown` threshold. Everything between — the upscaling to the backbone's resolution, the
+backbone's own pixel scaling, and (by default) averaging the embeddings of the crop and its
+mirror image — is inside the graph, so the ONNX export carries it too and the runtime only
+converts BGR to RGB. Training itself runs a softmax head over the characters plus "someone
+else" (faces of other characters, `--others`) on top of the same features.
 
-Recipe (each step is a TrainConfig field; the defaults are what reached 18/18 on keima3 and
-51/52 on newgame8, see docs/training.md):
+Recipe (each step is a TrainConfig field; see docs/training.md and docs/open_set.md for
+what the defaults reach):
 1. a stratified, seeded validation split of the training images (`val_fraction`);
 2. the 96x96 crops upscaled to `resolution` (224) inside the model: MobileNet's ImageNet
    features are made at that scale (keima3: 16/18 at 96 px, 17/18 at 160, 18/18 at 224);
 3. augmentation during training only: horizontal flips, small rotations, zoom, shifts, and
    brightness/contrast jitter; hue is left alone because hair and eye colour are what tell
    look-alike characters apart;
-4. phase 1: the backbone frozen, only the new head (dropout + dense softmax) learns;
+4. phase 1: the backbone frozen, only the new head (dropout, projection, cosine softmax) learns;
 5. phase 2: the backbone unfrozen (all of it by default, or its top `fine_tune_layers`)
    with a 30x smaller learning rate; batch-norm layers stay frozen and in inference mode
    (their ImageNet statistics are better than any a few hundred crops give);
 6. class weights for unbalanced folders, label smoothing, and after each phase the weights of
    the epoch with the lowest validation loss are restored (early stopping after `patience`
-   epochs without improvement).
+   epochs without improvement);
+7. the embedding's centre set to the mean feature of the others, each character's prototype
+   computed from its training faces, and the threshold calibrated on held-out faces
+   (`streamer.open_set.calibrate`).
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from export.dataset import ImageSet, crop_margin_of, detector_of, load_image_fol
 from export.layers import Centered, CosineScores, FlipLeftRight, L2Normalize
 from export.model_io import save_classifier
 from streamer.errors import AssetError, InputError, UsageError
-from streamer.image_files import list_images_recursive, read_image
+from streamer.image_files import list_images_recursive
 from streamer.model_contract import ModelContract, resize_crop
 from streamer.open_set import Calibration, calibrate, prototype_scores, prototypes_of
 
