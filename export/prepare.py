@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Callable
 
 from export.dataset import PREPARE_SETTINGS
+from streamer import image_files
 from streamer.image_files import list_images, read_image, write_png
 from export.outdir import AtomicDir, check_output_dir
 from streamer.detectors import FaceDetector, largest_face_crop
@@ -128,21 +129,7 @@ def split_test(names: list[str], test_fraction: float, seed: int | None) -> set[
 
 def character_folders(raw_dir: Path) -> list[Path]:
     """The character folders of RAW_DIR (sorted), with the checks that need nothing decoded."""
-    if not raw_dir.exists():
-        raise InputError(f"{raw_dir} does not exist")
-    if not raw_dir.is_dir():
-        raise InputError(f"{raw_dir} is not a folder (expected RAW_DIR/<character>/<images>)")
-    folders = sorted((p for p in raw_dir.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
-    if not folders:
-        loose = list_images(raw_dir)[0]
-        hint = f" (it holds {len(loose)} images directly: put each character's images in a folder of its own)" if loose else ""
-        raise InputError(f"{raw_dir} has no character folders; expected RAW_DIR/<character>/<images>{hint}")
-    empty = [p.name for p in folders if not list_images(p)[0]]
-    if empty:
-        raise InputError(f"{raw_dir}: no images in character folder(s) {', '.join(empty)}")
-    if len(folders) < 2:
-        raise InputError(f"{raw_dir} has only one character ({folders[0].name}); a classifier needs at least two")
-    return folders
+    return image_files.character_folders(raw_dir, min_characters=2, placeholder="RAW_DIR")
 
 
 def prepare(

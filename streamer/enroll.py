@@ -19,6 +19,7 @@ import numpy as np
 
 from streamer.errors import InputError, ModelError
 from streamer.gallery import EnrolledCharacter, Gallery, model_identity
+from streamer import image_files
 from streamer.image_files import list_images
 from streamer.picture_faces import FaceCutter
 
@@ -32,17 +33,7 @@ class EnrollResult:
 
 
 def character_folders(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        raise InputError(f"{folder} is not a folder (expected DIR/<character>/<images>)")
-    folders = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
-    if not folders:
-        loose = list_images(folder)[0]
-        hint = f" (it holds {len(loose)} images directly: put each character's images in a folder named after it)" if loose else ""
-        raise InputError(f"{folder} has no character folders; expected DIR/<character>/<images>{hint}")
-    empty = [p.name for p in folders if not list_images(p)[0]]
-    if empty:
-        raise InputError(f"{folder}: no images in character folder(s) {', '.join(empty)}")
-    return folders
+    return image_files.character_folders(folder, placeholder="DIR")
 
 
 def enroll(

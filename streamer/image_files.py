@@ -68,6 +68,28 @@ def list_images_recursive(folder: Path) -> list[Path]:
     return found
 
 
+def character_folders(folder: Path, min_characters: int = 1, placeholder: str = "DIR") -> list[Path]:
+    """The <character>/ sub-folders of `folder` (sorted), each with images; InputError naming
+    what is wrong (`placeholder` is how the messages call the folder, e.g. RAW_DIR)."""
+    from streamer.errors import InputError
+
+    if not folder.exists():
+        raise InputError(f"{folder} does not exist")
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a folder (expected {placeholder}/<character>/<images>)")
+    folders = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
+    if not folders:
+        loose = list_images(folder)[0]
+        hint = f" (it holds {len(loose)} images directly: put each character's images in a folder of its own)" if loose else ""
+        raise InputError(f"{folder} has no character folders; expected {placeholder}/<character>/<images>{hint}")
+    empty = [p.name for p in folders if not list_images(p)[0]]
+    if empty:
+        raise InputError(f"{folder}: no images in character folder(s) {', '.join(empty)}")
+    if len(folders) < min_characters:
+        raise InputError(f"{folder} has only one character ({folders[0].name}); a classifier needs at least two")
+    return folders
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """The image at `path` as BGR uint8 (H, W, 3); InputError if it cannot be read whole."""
     path = Path(path)

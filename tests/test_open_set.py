@@ -188,7 +188,7 @@ def test_a_gallery_from_another_model_is_refused(embedder, tmp_path, capsys):
 def test_enroll_refuses_bad_folders_and_leaves_nothing(embedder, tmp_path, capsys):
     out = tmp_path / "g.json"
     (tmp_path / "empty").mkdir()
-    cases = {"empty": "no character folders", "missing": "is not a folder"}
+    cases = {"empty": "no character folders", "missing": "does not exist"}
     (tmp_path / "no_images" / "yellow").mkdir(parents=True)
     cases["no_images"] = "no images in character folder(s) yellow"
     # An illustration (larger than a crop) in which the detector finds no face.
