@@ -257,7 +257,7 @@ def train(
 
 def build_classifier(spec: BackboneSpec, weights: WeightsChoice, classes: int, config: TrainConfig):
     """(classifier, embedder, backbone): RGB 0..255 (N, 96, 96, 3) → probabilities (N, classes),
-    the same through its (N, embedding_size) unit embedding, and the backbone inside both."""
+    its (N, features) unit embedding (the backbone's centred features), and the backbone inside both."""
     backbone = build_backbone(spec, weights, config.resolution)
     inputs = keras.Input((*INPUT_SIZE, 3), name="image")
     x = inputs
