@@ -81,8 +81,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         "way (default: from DATA_DIR/prepare.json when prepare wrote it, else 0 for ready-made face crops)")
     parser.add_argument("--others", action="append", default=None, metavar="auto|none|DIR",
                         help="faces of other characters, trained as 'someone else' and held out to calibrate the "
-                        "unknown threshold: a folder of pictures (any sub-folders; crops up to 128 px as they are, "
-                        "larger pictures cut like prepare cuts them), none, or auto = the shared face folders "
+                        "unknown threshold: a folder of pictures (any sub-folders; square-ish crops up to 128 px as they are, "
+                        "other pictures cut like prepare cuts them), none, or auto = the shared face folders "
                         "(animeface_patches, face_boxes illustrations, onepiece6) found via STREAMER_ASSETS or the cache; "
                         "sub-folders named like a character being trained are skipped; repeatable (default auto)")
     parser.add_argument("--seed", type=int, default=d["seed"], help=f"for the split, augmentation and initialisation (default {d['seed']})")
