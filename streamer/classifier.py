@@ -126,29 +126,13 @@ class OnnxClassifier:
         return batch if isinstance(batch, int) and batch > 0 else None
 
     def predict(self, crops_bgr: Sequence[np.ndarray]) -> np.ndarray:
-        """Class probabilities for BGR uint8 crops of any size (each (h, w, 3), h, w >= 1).
-
-        Returns (n, len(labels)) float32, rows summing to 1. All crops go through one
-        `session.run` (or as few as a fixed-batch graph allows).
+        """Scores for BGR uint8 crops of any size (each (h, w, 3), h, w >= 1): (n, len(labels))
+        float32 probabilities (rows summing to 1), or an open-set model's cosine similarities.
+        All crops go through one `session.run` (or as few as a fixed-batch graph allows).
         """
-        k = len(self.labels)
         if len(crops_bgr) == 0:
-            return np.zeros((0, k), np.float32)
-        height, width = self.input_size
-        resized = []
-        for crop in crops_bgr:
-            if crop.ndim != 3 or crop.shape[2] != 3 or crop.shape[0] < 1 or crop.shape[1] < 1:
-                raise ValueError(f"a crop must be a non-empty (h, w, 3) BGR image, got shape {crop.shape}")
-            resized.append(resize_crop(crop, (height, width)))
-        batch = self.contract.prepare(resized)
-        raw = self._run(batch)
-        width = self.contract.embedding_size if self.contract.open_set else k
-        if raw.shape != (len(crops_bgr), width):
-            what = f"an embedding of {width}" if self.contract.open_set else f"{k} scores for its {k} labels"
-            raise ModelError(
-                f"model {self.path.name} returned an output of shape {raw.shape}; expected {what} per crop"
-            )
-        return np.ascontiguousarray(self.contract.scores(raw), dtype=np.float32)
+            return np.zeros((0, len(self.labels)), np.float32)
+        return np.ascontiguousarray(self.contract.scores(self._raw(crops_bgr)), dtype=np.float32)
 
     def embed(self, crops_bgr: Sequence[np.ndarray]) -> np.ndarray:
         """(n, d) unit embeddings of BGR crops (open-set models only; `enroll` uses it)."""
@@ -158,8 +142,23 @@ class OnnxClassifier:
             return np.zeros((0, self.contract.embedding_size), np.float32)
         from streamer.open_set import normalized
 
-        resized = [resize_crop(crop, self.input_size) for crop in crops_bgr]
-        return normalized(self._run(self.contract.prepare(resized)))
+        return normalized(self._raw(crops_bgr))
+
+    def _raw(self, crops_bgr: Sequence[np.ndarray]) -> np.ndarray:
+        """The graph's output for the crops, resized and prepared as the contract says; its
+        shape checked (scores, or the embedding, per crop)."""
+        resized = []
+        for crop in crops_bgr:
+            if crop.ndim != 3 or crop.shape[2] != 3 or crop.shape[0] < 1 or crop.shape[1] < 1:
+                raise ValueError(f"a crop must be a non-empty (h, w, 3) BGR image, got shape {crop.shape}")
+            resized.append(resize_crop(crop, self.input_size))
+        raw = self._run(self.contract.prepare(resized))
+        k = len(self.contract.labels)
+        width = self.contract.embedding_size if self.contract.open_set else k
+        if raw.shape != (len(crops_bgr), width):
+            what = f"an embedding of {width}" if self.contract.open_set else f"{k} scores for its {k} labels"
+            raise ModelError(f"model {self.path.name} returned an output of shape {raw.shape}; expected {what} per crop")
+        return raw
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         n = len(batch)

@@ -32,10 +32,6 @@ class EnrollResult:
     seconds: float
 
 
-def character_folders(folder: Path) -> list[Path]:
-    return image_files.character_folders(folder, placeholder="DIR")
-
-
 def enroll(
     model_path: str | os.PathLike,
     folder: str | os.PathLike,
@@ -47,7 +43,7 @@ def enroll(
 
     started = time.monotonic()
     folder = Path(folder)
-    folders = character_folders(folder)
+    folders = image_files.character_folders(folder)
     classifier = OnnxClassifier(model_path, intra_op_threads=os.cpu_count() or 1)
     if not classifier.contract.open_set:
         raise ModelError(

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from typing import Mapping
 
 import numpy as np
@@ -160,10 +161,16 @@ class ModelContract:
         if self.output == "embedding":
             from streamer.open_set import prototype_scores
 
-            owners = np.array([owner for owner, _ in self.prototypes], np.int64)
-            vectors = np.array([vector for _, vector in self.prototypes], np.float32)
+            owners, vectors = self._prototype_arrays
             return prototype_scores(raw, vectors, owners, len(self.labels))
         return raw
+
+    @cached_property
+    def _prototype_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(owners (m,), vectors (m, d)): built once, not on every classification."""
+        owners = np.array([owner for owner, _ in self.prototypes], np.int64)
+        vectors = np.array([vector for _, vector in self.prototypes], np.float32)
+        return owners, vectors
 
     @property
     def embedding_size(self) -> int | None:

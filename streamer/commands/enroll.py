@@ -31,8 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from streamer.atomic import AtomicPath, check_output_path
-    from streamer.enroll import character_folders, enroll
-    from streamer.image_files import list_images
+    from streamer.enroll import enroll
+    from streamer.image_files import character_folders, list_images
     from streamer.progress import Progress
 
     output = Path(args.output)
