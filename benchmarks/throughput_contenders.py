@@ -67,14 +67,13 @@ def run_io(input_path: Path, output_path: Path, encoder: EncoderOptions) -> RunR
     Not one of the issue's three contenders: it splits annotate's distance to the floor into
     what the frame plumbing costs and what the vision work costs.
     """
-    from streamer.sinks import Mp4Sink
+    from streamer.sinks import Mp4Sink, StreamInfo
     from streamer.sources import FileSource
 
     started = time.perf_counter()
     frames = 0
-    with FileSource(input_path) as source, Mp4Sink(
-        output_path, source.info, audio_streams=source.audio_streams, preset=encoder.preset, crf=encoder.crf
-    ) as sink:
+    with FileSource(input_path) as source, Mp4Sink(output_path, preset=encoder.preset, crf=encoder.crf) as sink:
+        sink.open(StreamInfo.of(source))
         for frame in source:
             sink.write(frame)
             frames += 1
@@ -128,16 +127,18 @@ def run_annotate(
 ) -> RunResult:
     """`annotate` as shipped (the default detector and loop settings), with its per-stage profile."""
     from streamer.annotate import EncoderSettings, annotate
+    from streamer.commands.runtime import quick_thread_handoff
 
-    result = annotate(
-        input_path,
-        output_path,
-        model_path,
-        encoder=EncoderSettings(preset=encoder.preset, crf=encoder.crf),
-        force=True,
-        progress=False,
-        profile=profile,
-    )
+    with quick_thread_handoff():  # as `streamer annotate` runs it
+        result = annotate(
+            input_path,
+            output_path,
+            model_path,
+            encoder=EncoderSettings(preset=encoder.preset, crf=encoder.crf),
+            force=True,
+            progress=False,
+            profile=profile,
+        )
     return RunResult(
         result.frames,
         result.seconds,

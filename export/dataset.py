@@ -115,17 +115,12 @@ def load_image_folder(
         if not files:
             empty.append(name)
         for path in files:
-            images.append(resize_like_runtime(read_image(path)[..., ::-1], size))
+            images.append(resize_crop(read_image(path)[..., ::-1], size))  # the runtime's resize: the parity contract
             labels.append(index)
             paths.append(path)
     if empty:
         raise InputError(f"{folder}: no images in character folder(s) {', '.join(empty)}")
     return ImageSet(np.stack(images), np.asarray(labels, np.int64), tuple(classes), tuple(paths))
-
-
-def resize_like_runtime(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize as `streamer.classifier` does (`streamer.model_contract.resize_crop`)."""
-    return resize_crop(image, size)
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,7 @@
 """`export` for a face detector: `.keras` → the `.onnx` file `--detector` loads.
 
 The graph takes (1, H, W, 3) RGB float32 with H and W free (multiples of 32) and outputs the
-peak-filtered face scores and the box regression (`export.detector_model.with_peaks`); the
+peak-filtered face scores and the box regression (`streamer.training.detector_model.with_peaks`); the
 contract goes into the ONNX metadata (`streamer.detectors.contract`). Before the file is put in
 place, the runtime's own `OnnxFaceDetector` and the Keras twin run on the same real pictures
 (and sizes): the export fails if a raw output differs by more than `tolerance` or the decoded
@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from export.onnx_export import DEFAULT_OPSET, _rename
+from streamer.training.onnx_export import DEFAULT_OPSET, _rename
 from streamer.atomic import AtomicPath
 from streamer.errors import InputError, ModelError, UsageError
 
@@ -45,7 +45,7 @@ def export_detector(
     tolerance: float = PARITY_TOLERANCE,
 ) -> DetectorExportResult:
     started = time.monotonic()
-    from export.model_io import KerasFaceDetector, load_keras_detector
+    from streamer.training.model_io import KerasFaceDetector, load_keras_detector
 
     model, contract, training = load_keras_detector(keras_path)
     pictures = _parity_pictures(check_images, training)
@@ -91,8 +91,8 @@ def export_detector(
 
 def convert_detector(model, opset: int = DEFAULT_OPSET):
     """tf2onnx conversion with one input `image` (1, H, W, 3) and outputs `peaks`, `regression`."""
-    from export.detector_model import with_peaks
-    from export.tf_runtime import import_tensorflow
+    from streamer.training.detector_model import with_peaks
+    from streamer.training.tf_runtime import import_tensorflow
 
     tf = import_tensorflow()
     import tf2onnx

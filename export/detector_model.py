@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from export.tf_runtime import import_tensorflow
+from streamer.training.tf_runtime import import_tensorflow
 
 FEATURE_LAYERS = ("block_6_expand_relu", "block_13_expand_relu", "out_relu")  # strides 8, 16, 32
 PYRAMID_CHANNELS = 64

@@ -7,7 +7,7 @@
 Each DATA is a face-box annotation file (`streamer.face_boxes`); its "train" pictures train,
 its "val" pictures choose the score threshold, its "test" pictures are never read here (the
 benchmark measures on them). Steps, not epochs: a step is one batch of fresh random samples
-(`export.detector_data.SampleMaker`), so the run length is what a session can afford.
+(`streamer.training.detector_data.SampleMaker`), so the run length is what a session can afford.
 Seeded: the same command gives the same model on the same machine.
 """
 
@@ -24,23 +24,7 @@ import numpy as np
 from streamer.detectors.contract import DetectorContract
 from streamer.errors import InputError, UsageError
 from streamer.face_boxes import read_pictures
-
-
-@dataclass(frozen=True)
-class DetectorTrainConfig:
-    data: tuple[str, ...]
-    output: str
-    negatives: str | None = None
-    weights: str | None = None  # MobileNetV2 ImageNet weights file; None: random init
-    alpha: float = 0.35
-    steps: int = 6000
-    batch_size: int = 16
-    size: int = 320
-    detect_width: int = 480
-    learning_rate: float = 2e-3
-    episode_weight: float = 1.0  # how often a sample comes from each data set, relative
-    seed: int = 1
-    threads: int | None = None
+from streamer.training.config import DetectorTrainConfig  # defined apart, for the CLI; callers may import it here
 
 
 @dataclass(frozen=True)
@@ -54,9 +38,9 @@ class DetectorTrainResult:
 
 
 def train_detector(config: DetectorTrainConfig, progress=None) -> DetectorTrainResult:
-    from export import detector_data
-    from export.detector_model import build_detector, detector_loss
-    from export.tf_runtime import configure, import_tensorflow
+    from streamer.training import detector_data
+    from streamer.training.detector_model import build_detector, detector_loss
+    from streamer.training.tf_runtime import configure, import_tensorflow
 
     if config.steps < 1 or config.batch_size < 1:
         raise UsageError("--steps and --batch-size must be 1 or more")
@@ -129,7 +113,7 @@ def train_detector(config: DetectorTrainConfig, progress=None) -> DetectorTrainR
     # Absolute, so `export` finds the pictures for its parity check from any folder.
     training["data"] = [str(Path(d).resolve()) for d in config.data]
     training.update(steps_done=config.steps, seconds=round(seconds, 1), final_loss=running, val_f1=f1)
-    from export.model_io import save_detector
+    from streamer.training.model_io import save_detector
 
     save_detector(model, contract, config.output, training)
     return DetectorTrainResult(Path(config.output), config.steps, seconds, float(running), threshold, f1)
@@ -142,7 +126,7 @@ def _choose_threshold(model, pictures, detect_width: int) -> tuple[float, float]
     """(score threshold, its F1) from the validation pictures, IoU >= 0.4: the lowest threshold
     whose precision is at least MIN_VAL_PRECISION (recall matters more to a user than a rare
     false box, which the tracker's votes mostly leave `unknown`), else the best F1."""
-    from export.model_io import KerasFaceDetector
+    from streamer.training.model_io import KerasFaceDetector
     from streamer.detection_scoring import match_detections, precision_recall
 
     detector = KerasFaceDetector(model, DetectorContract(score_threshold=0.05, detect_width=detect_width))
@@ -183,7 +167,7 @@ class _WarmupCosine:
 
 def _prefetch(maker, batch_size: int, size: int, steps: int, depth: int = 4):
     """Batches made in a background thread (OpenCV releases the GIL), `depth` ahead."""
-    from export.detector_data import encode_targets
+    from streamer.training.detector_data import encode_targets
 
     ready: queue.Queue = queue.Queue(maxsize=depth)
 

@@ -22,9 +22,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from export.dataset import test_folder
+from streamer.training.dataset import test_folder
 from streamer.image_files import list_images, read_image
-from export.reports import markdown_table, percent, plot_confusion_matrix, plot_open_set
+from streamer.training.reports import markdown_table, percent, plot_confusion_matrix, plot_open_set
 from streamer.detections import UNKNOWN
 from streamer.errors import InputError, ModelError, UsageError
 from streamer.model_contract import ModelContract
@@ -210,7 +210,7 @@ def load_predictor(model_path: str | os.PathLike, galleries: Sequence[str | os.P
     if suffix == ".keras":
         if galleries:
             raise UsageError("galleries belong to the exported .onnx model they were enrolled with; evaluate that file")
-        from export.model_io import keras_predict, load_classifier
+        from streamer.training.model_io import keras_predict, load_classifier
 
         model, contract, _ = load_classifier(path)
         return contract, lambda crops: keras_predict(model, contract, crops)

@@ -1,13 +1,13 @@
 """The few layers of our own that a saved `.keras` classifier contains.
 
 Registered with Keras under the package "streamer", so `keras.models.load_model` finds them
-once this module is imported (`export.model_io.load_keras_model` does that). Each one converts
+once this module is imported (`streamer.training.model_io.load_keras_model` does that). Each one converts
 to plain ONNX operators through tf2onnx.
 """
 
 from __future__ import annotations
 
-from export.tf_runtime import import_tensorflow
+from streamer.training.tf_runtime import import_tensorflow
 
 import_tensorflow()
 import keras  # noqa: E402 - after the quiet TensorFlow import

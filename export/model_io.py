@@ -17,7 +17,7 @@ import numpy as np
 
 from streamer.atomic import AtomicPath
 from streamer.errors import ModelError, UsageError
-from streamer.model_contract import ModelContract
+from streamer.model_contract import ModelContract, resize_crop
 
 CONTRACT_ENTRY = "streamer.json"
 
@@ -45,7 +45,7 @@ def read_contract(path: str | os.PathLike) -> tuple[ModelContract, dict]:
 
 def load_classifier(path: str | os.PathLike):
     """(Keras model, contract, training information) from a `.keras` file."""
-    import export.layers  # noqa: F401 - registers our layers before Keras deserialises them (imports TF quietly)
+    import streamer.training.layers  # noqa: F401 - registers our layers before Keras deserialises them (imports TF quietly)
     import keras
 
     contract, training = read_contract(path)
@@ -64,9 +64,7 @@ def keras_predict(model, contract: ModelContract, crops_bgr: list[np.ndarray], b
     prepared exactly as the runtime does, so `evaluate` and `export`'s parity check see the
     same inputs whichever file they run.
     """
-    from export.dataset import resize_like_runtime
-
-    batch = contract.prepare([resize_like_runtime(crop, contract.input_size) for crop in crops_bgr])
+    batch = contract.prepare([resize_crop(crop, contract.input_size) for crop in crops_bgr])
     return contract.scores(np.asarray(model.predict(batch, verbose=0, batch_size=batch_size), np.float32))
 
 
@@ -100,7 +98,7 @@ def read_payload(path: str | os.PathLike) -> dict:
 
 def load_keras_detector(path: str | os.PathLike):
     """(Keras model, DetectorContract, training information) from a `.keras` face detector."""
-    from export.tf_runtime import import_tensorflow
+    from streamer.training.tf_runtime import import_tensorflow
     from streamer.detectors.contract import DetectorContract
 
     import_tensorflow()  # quietly, before Keras pulls it in
@@ -128,8 +126,8 @@ class KerasFaceDetector:
         self.box_convention = contract.box
 
     def outputs(self, image: np.ndarray):
-        from export.detector_model import with_peaks
-        from export.tf_runtime import import_tensorflow
+        from streamer.training.detector_model import with_peaks
+        from streamer.training.tf_runtime import import_tensorflow
         from streamer.detectors.onnx_face import prepare_input
 
         tf = import_tensorflow()

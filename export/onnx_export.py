@@ -55,7 +55,7 @@ def export_onnx(
     exists. ModelError if conversion or parity fails (nothing is written then).
     """
     started = time.monotonic()
-    from export.model_io import keras_predict, load_classifier
+    from streamer.training.model_io import keras_predict, load_classifier
 
     model, contract, training = load_classifier(keras_path)
     source = _parity_folder(check_images, training)
@@ -106,7 +106,7 @@ def convert(model, input_size: tuple[int, int], opset: int = DEFAULT_OPSET, outp
     own `from_function` freezes variables only, and turns other captured tensors — such as
     EfficientNet's normalisation constants — into extra graph inputs the runtime cannot feed.
     """
-    from export.tf_runtime import import_tensorflow
+    from streamer.training.tf_runtime import import_tensorflow
 
     tf = import_tensorflow()
     import tf2onnx

@@ -30,10 +30,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from export.dataset import PREPARE_SETTINGS
+from streamer.training.dataset import PREPARE_SETTINGS
 from streamer import image_files
 from streamer.image_files import list_images, read_image, write_png
-from export.outdir import AtomicDir, check_output_dir
+from streamer.training.outdir import AtomicDir, check_output_dir
 from streamer.detectors import FaceDetector, largest_face_crop
 from streamer.detectors.settings import DetectorSettings
 from streamer.errors import InputError, StreamerError

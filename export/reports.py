@@ -1,5 +1,5 @@
 """Figures and tables for people: training curves and confusion matrices as PNG, results as
-Markdown tables. Pure rendering: the numbers come from `export.train` and `export.evaluate`.
+Markdown tables. Pure rendering: the numbers come from `streamer.training.train` and `streamer.training.evaluate`.
 PNG files are written through `streamer.atomic.AtomicPath`.
 """
 

@@ -42,15 +42,16 @@ from typing import Callable
 
 import numpy as np
 
-from export.tf_runtime import configure, import_tensorflow
+from streamer.training.tf_runtime import configure, import_tensorflow
 
 tf = import_tensorflow()
 import keras  # noqa: E402 - after the quiet TensorFlow import
 
-from export.backbones import BackboneSpec, WeightsChoice, build_backbone, get_spec, preprocessing_layer, resolve_weights
-from export.dataset import ImageSet, crop_margin_of, detector_of, load_image_folder, stratified_split, train_folder
-from export.layers import Centered, CosineScores, FlipLeftRight, L2Normalize
-from export.model_io import save_classifier
+from streamer.training.backbones import BackboneSpec, WeightsChoice, build_backbone, get_spec, preprocessing_layer, resolve_weights
+from streamer.training.config import TrainConfig  # defined without TensorFlow, for the CLI; callers may import it here
+from streamer.training.dataset import ImageSet, crop_margin_of, detector_of, load_image_folder, stratified_split, train_folder
+from streamer.training.layers import Centered, CosineScores, FlipLeftRight, L2Normalize
+from streamer.training.model_io import save_classifier
 from streamer.errors import AssetError, InputError, UsageError
 from streamer.image_files import list_images_recursive
 from streamer.model_contract import ModelContract, resize_crop
@@ -71,39 +72,6 @@ def _others_assets():
         (assets.FACE_BOXES, ("illustrations",)),
         (assets.ONEPIECE6, ("raw",)),
     )
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    backbone: str = "mobilenet"
-    weights: str = "imagenet"  # "imagenet", "none" or a path
-    alpha: float | None = None  # width; None: the file's, or the backbone's default
-    resolution: int = 224  # side the backbone sees; crops are upscaled inside the model
-    epochs: int = 30  # phase 1 (frozen backbone), at most
-    fine_tune_epochs: int = 60  # phase 2, at most; 0 skips fine-tuning
-    fine_tune_layers: int = -1  # backbone layers unfrozen from the top in phase 2; -1: all
-    batch_size: int = 16
-    learning_rate: float = 3e-3
-    fine_tune_learning_rate: float = 1e-4
-    val_fraction: float = 0.15
-    patience: int = 15
-    label_smoothing: float = 0.1
-    dropout: float = 0.3
-    augment: float = 1.0  # strength multiplier; 0 turns augmentation off
-    flip_average: bool = True  # average scores of crop and mirror image, inside the graph
-    crop_margin: float | None = None  # how the crops were cut; None: DATA_DIR/prepare.json's, else 0
-    # Open-set recognition (streamer.open_set): faces of other characters, trained as one more
-    # class and held out to calibrate the `unknown` threshold. Each entry: "auto" (the shared
-    # face folders found in the assets, `_others_assets`), "none", or a folder of pictures (any
-    # sub-folders): face crops are used as they are, illustrations and frames cut like `prepare`.
-    others: tuple[str, ...] = ("auto",)
-    others_per_epoch: int = 0  # others drawn afresh each epoch; 0: as many as the known training faces
-    others_max: int = 2000  # others loaded for training, at most
-    others_held_out: int = 300  # others kept aside for the validation loss and the threshold
-    projection_size: int = 128  # the training head's cosine space (the embedding is the backbone's features)
-    cosine_scale: float = 16.0
-    seed: int = 1
-    threads: int | None = None
 
 
 @dataclass(frozen=True)

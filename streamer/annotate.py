@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from streamer import overlay
 from streamer.atomic import check_output_path
 from streamer.detectors import FaceDetector
 from streamer.errors import InputError
-from streamer.pipeline import LoopSettings, RecognitionLoop, load_parts
+from streamer.pipeline import LoopSettings, build_loop, load_parts
 from streamer.profiling import StageTimer
-from streamer.progress import Progress
-from streamer.sidecar import SidecarWriter, check_sidecar_output
-from streamer.sinks import BackgroundSink, Mp4Sink, quick_thread_handoff
-from streamer.sources import FileSource
-
-
-@dataclass(frozen=True)
-class EncoderSettings:
-    preset: str = "veryfast"
-    crf: int = 23
+from streamer.runner import captured, run
+from streamer.sidecar import check_sidecar_output
+from streamer.sinks import BackgroundSink, Mp4Sink, ProgressSink, SidecarSink, Sink, StreamInfo
+from streamer.sinks.mp4 import EncoderSettings
+from streamer.sources import DamagedStretch, FileSource
 
 
 @dataclass(frozen=True)
@@ -35,7 +28,7 @@ class AnnotateResult:
     seconds: float
     scene_cuts: int
     timer: StageTimer
-    damaged: tuple = ()  # streamer.sources.DamagedStretch: input stretches skipped, undecodable
+    damaged: tuple[DamagedStretch, ...] = ()  # input stretches skipped, undecodable
 
     @property
     def fps(self) -> float:
@@ -62,6 +55,7 @@ def annotate(
 
     model_path None: faces only (boxes and records named `face`, no classifier).
     detector: `cascade`, a face-detector ONNX path, a FaceDetector, or None for the shipped one.
+    progress: the progress bar on stderr (None: only on a terminal).
     warn: called with a one-line warning (e.g. the classifier was trained on another detector's boxes).
     strict: refuse an input with a packet that does not decode, instead of skipping it.
     """
@@ -80,52 +74,23 @@ def annotate(
 
     classifier, detector = load_parts(model_path, detector, settings, cascade_path, warn)
     timer = StageTimer(enabled=profile)
-    loop = RecognitionLoop(detector, classifier, settings, timer)
+    loop = build_loop(detector, classifier, settings, timer)
 
     started = time.perf_counter()
-    frames = 0
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(quick_thread_handoff())  # decoder, encoder and loop threads take turns
-        source = stack.enter_context(FileSource(input_path, strict=strict))
-        sink = stack.enter_context(
-            BackgroundSink(
-                Mp4Sink(output, source.info, audio_streams=source.audio_streams, preset=encoder.preset, crf=encoder.crf)
-            )
-        )
-        writer = None
+    with FileSource(input_path, strict=strict) as source:
+        # The encoder gets a thread of its own: x264 is most of a frame's time.
+        sinks: list[Sink] = [BackgroundSink(Mp4Sink(output, preset=encoder.preset, crf=encoder.crf))]
         if sidecar is not None:
-            rate = source.info.average_rate
-            writer = stack.enter_context(SidecarWriter(sidecar, frame_duration=float(1 / rate) if rate else None))
-        bar = stack.enter_context(Progress(source.info.frame_count, enabled=progress))
-        frame_iter = iter(source)
-        while True:
-            with timer.stage("decode"):
-                frame = next(frame_iter, None)
-            if frame is None:
-                break
-            labeled = loop.process(frame)
-            with timer.stage("draw"):
-                # The decoder handed this frame over and nothing reads its undrawn pixels
-                # later (the sidecar takes only its index and time): draw without a copy.
-                drawn = overlay.draw(frame, labeled, in_place=True)
-            with timer.stage("encode"):
-                sink.write(drawn)
-            if writer is not None:
-                with timer.stage("sidecar"):
-                    writer.write(frame, labeled)
-            frames += 1
-            bar.update()
-        if frames == 0:
-            raise InputError(f"{input_path}: no video frame could be decoded")
+            sinks.append(SidecarSink(sidecar))
+        sinks.append(ProgressSink(enabled=progress))
+        result = run(captured(source), loop, sinks, StreamInfo.of(source))
         damaged = source.damaged
-        if writer is not None:
-            writer.damaged = tuple(d.to_json() for d in damaged)
     return AnnotateResult(
         output=output,
         sidecar=sidecar,
-        frames=frames,
+        frames=result.frames,
         seconds=time.perf_counter() - started,
-        scene_cuts=loop.cuts,
+        scene_cuts=result.scene_cuts,
         timer=timer,
         damaged=damaged,
     )

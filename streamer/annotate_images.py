@@ -28,7 +28,7 @@ from streamer.image_files import IMAGE_SUFFIXES, is_image_name, natural_key, rea
 from streamer.image_records import ImageRecordWriter
 from streamer.labeler import FacesOnly, TrackLabeler
 from streamer.pipeline import LoopSettings, load_parts
-from streamer.progress import Progress
+from streamer.progress import progress_bar
 from streamer.sidecar import check_sidecar_output
 
 # Written in the input's own format; anything OpenCV cannot write becomes a PNG of the same stem.
@@ -77,7 +77,7 @@ def annotate_images(
         output_path.mkdir(parents=True, exist_ok=True)
     records = ImageRecordWriter(sidecar) if sidecar is not None else None
     written, failed, faces = [], [], 0
-    with Progress(len(files), enabled=progress, unit="images") as bar:
+    with progress_bar(len(files), enabled=progress, unit="image") as bar:
         for file, target in zip(files, targets):
             bar.update()
             if target is None:

@@ -4,7 +4,7 @@
     run(args) -> int                                     (the exit code)
 
 Modules are imported lazily per subcommand where they are heavy (TensorFlow lives only in
-`export`). Errors: library code raises `StreamerError` subclasses; here they become one line
+`streamer.training`). Errors: library code raises `StreamerError` subclasses; here they become one line
 on stderr and a non-zero exit. Set STREAMER_DEBUG=1 to see tracebacks.
 """
 
@@ -17,7 +17,7 @@ import sys
 from typing import Sequence
 
 from streamer import __version__
-from streamer.errors import StreamerError
+from streamer.errors import SettingError, StreamerError
 
 # Order here is the order in `streamer --help`.
 COMMAND_MODULES = (
@@ -54,7 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StreamerError as exc:
         if debug:
             raise
-        print(f"streamer: error: {exc}", file=sys.stderr)
+        message = str(exc)
+        if isinstance(exc, SettingError):
+            from streamer.commands.options import setting_message
+
+            message = setting_message(exc.setting, exc.problem)
+        print(f"streamer: error: {message}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("streamer: interrupted", file=sys.stderr)

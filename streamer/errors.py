@@ -15,6 +15,20 @@ class UsageError(StreamerError):
     exit_code = 2
 
 
+class SettingError(UsageError):
+    """A setting the library cannot run with. `setting` is its name in the library (detect_every);
+    the command layer, which knows the flag it came from, says `--detect-every` instead."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting} {problem}")
+        self.setting = setting
+        self.problem = problem
+
+
+class DisplayError(UsageError):
+    """No display for a window (no $DISPLAY, or an X server that does not answer)."""
+
+
 class InputError(StreamerError):
     """An input (video, image folder, stream) that is missing, unreadable or not what it claims."""
 

@@ -1,7 +1,7 @@
 """Real-time delivery of a source's frames: a capture thread, pacing, and latest-frame-wins.
 
     with LiveFeed(source, drop=True, pace=False) as feed:
-        while (item := feed.next(timeout=0.1)) is not feed.END:
+        for item in feed.items(poll=0.1):
             if item is None:
                 continue                  # nothing new yet: keep the window responsive
             process(item.frame)           # item.captured_at: when the frame was read
@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterator
 
 from streamer.errors import SourceError
 from streamer.frames import Frame
-from streamer.sources import VideoSource
+from streamer.sources.base import VideoSource
 
 # Paced playback may run this late (seconds) before it re-anchors on the current frame.
 PACE_SLACK_S = 0.25
@@ -223,6 +223,15 @@ class LiveFeed:
         elif isinstance(item, Captured):
             self._got_frame = True
         return item
+
+    def items(self, poll: float = 0.05) -> Iterator[Captured | None]:
+        """The frames as the runner takes them: a Captured, or None when none came within
+        `poll` seconds (so the consumer can keep a window responsive); ends after the last."""
+        while True:
+            item = self.next(timeout=poll)
+            if item is self.END:
+                return
+            yield item
 
     def stop(self, timeout: float = 2.0) -> bool:
         """Stop the capture thread; True when it has ended (it closes the source itself).

@@ -26,8 +26,9 @@ are JSON strings:
                    differs (crops cut from another kind of box cost accuracy). Absent or
                    empty: unknown (ready-made crops), no warning.
 
-The face crop itself is defined here too (`face_crop_box`), so training crops and runtime
-crops are cut the same way.
+The face crop itself is defined here too, so training and runtime crops are cut
+(`face_crop_box`) and resized (`resize_crop`) the same way: `prepare`, `train`, `evaluate`
+and the Keras side of `export` use these functions, not copies of them.
 """
 
 from __future__ import annotations

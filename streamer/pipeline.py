@@ -3,8 +3,9 @@
     frame → scene cut? (reset) → detect (every N frames, or right after a cut)
           → track (optical flow in between) → label (per track, batched) → Detections
 
-Sources, sinks, drawing and pacing stay outside: `annotate` (files) and `live` (webcam, screen,
-network) both feed frames to the same `RecognitionLoop`.
+The loop is given its parts (detector, tracker, scene-cut detector, labeler); `build_loop`
+is the one place that chooses the defaults. Sources, sinks, drawing and pacing stay outside:
+`streamer.runner.run` feeds it frames for `annotate` and `live` alike.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Callable
 
 from streamer.detections import Detections
 from streamer.detectors import DEFAULT_DETECT_WIDTH, FaceDetector, detect_frame
-from streamer.errors import UsageError
+from streamer.errors import SettingError
 from streamer.frames import Frame
 from streamer.labeler import DEFAULT_THRESHOLD, Classifier, FacesOnly, TrackLabeler
 from streamer.profiling import StageTimer
@@ -37,13 +38,13 @@ class LoopSettings:
     galleries: tuple[str, ...] = ()  # enrolled characters (streamer.gallery), for open-set models
 
     def check(self) -> None:
-        """UsageError (naming the command-line option) for settings the loop cannot run with."""
+        """SettingError for settings the loop cannot run with."""
         if self.detect_every < 1:
-            raise UsageError("--detect-every must be 1 or more")
+            raise SettingError("detect_every", "must be 1 or more")
         if self.detect_width is not None and self.detect_width < 0:
-            raise UsageError("--detect-width must be 0 (full size) or more")
+            raise SettingError("detect_width", "must be 0 (full size) or more")
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
-            raise UsageError("--threshold must be between 0 and 1")
+            raise SettingError("threshold", "must be between 0 and 1")
 
 
 def load_parts(
@@ -62,7 +63,7 @@ def load_parts(
 
     galleries = [read_gallery(path) for path in settings.galleries]
     if galleries and model is None:
-        raise UsageError("--gallery needs the model its characters were enrolled with (-m MODEL.onnx)")
+        raise SettingError("galleries", "need the model their characters were enrolled with")
     classifier = OnnxClassifier(model, galleries=galleries) if isinstance(model, (str, os.PathLike)) else model
     if not hasattr(detector, "detect"):
         detector = load_detector(detector, settings.detect_width, cascade_path=cascade_path)
@@ -75,24 +76,30 @@ def load_parts(
 class RecognitionLoop:
     """`process(frame) -> Detections` with tracker_id, class_name and the name's confidence.
 
-    classifier None: faces only; every face is named `face` with the detector's confidence.
+    detector: finds faces on detection rounds (every `detect_every` processed frames, and on
+        the first frame after a scene cut).
+    tracker: carries the boxes between rounds and gives them ids (streamer.track.FaceTracker).
+    scene_cuts: says when a shot ends (streamer.scenecut.SceneCutDetector): tracks and votes reset.
+    labeler: names the tracks (TrackLabeler, or FacesOnly without a classifier).
     """
 
     def __init__(
         self,
         detector: FaceDetector,
-        classifier: Classifier | None,
-        settings: LoopSettings = LoopSettings(),
+        tracker: FaceTracker,
+        scene_cuts: SceneCutDetector,
+        labeler: TrackLabeler | FacesOnly,
+        *,
+        detect_every: int = DEFAULT_DETECT_EVERY,
         timer: StageTimer | None = None,
     ) -> None:
-        self.settings = settings
+        if detect_every < 1:
+            raise SettingError("detect_every", "must be 1 or more")
         self.detector = detector
-        # The cascade often misses a face for a round or two (profile turns, motion blur): with
-        # detection every 8 frames, 3 missed rounds (~1 s at 24 fps) before a track ends keeps one
-        # id through such gaps without keeping boxes on faces that left.
-        self.tracker = FaceTracker(max_missed=3)
-        self.labeler = TrackLabeler(classifier, threshold=settings.threshold) if classifier is not None else FacesOnly()
-        self.scene_cuts = SceneCutDetector()
+        self.tracker = tracker
+        self.scene_cuts = scene_cuts
+        self.labeler = labeler
+        self.detect_every = detect_every
         self.timer = timer or StageTimer(enabled=False)
         self.cuts = 0
         # Counted in processed frames, not source indices: live sources drop frames.
@@ -116,10 +123,26 @@ class RecognitionLoop:
         else:
             self._frames_since_detection += 1
         with timer.stage("track"):
-            tracks = self.tracker.update(gray, detections)
+            update = self.tracker.update(gray, detections)
         with timer.stage("classify"):
-            return self.labeler.update(frame, tracks, self.tracker.ended_ids)
+            return self.labeler.update(frame, update.tracks, update.ended_ids)
 
     def _detection_due(self) -> bool:
         since = self._frames_since_detection
-        return since is None or since + 1 >= self.settings.detect_every
+        return since is None or since + 1 >= self.detect_every
+
+
+def build_loop(
+    detector: FaceDetector,
+    classifier: Classifier | None,
+    settings: LoopSettings = LoopSettings(),
+    timer: StageTimer | None = None,
+) -> RecognitionLoop:
+    """The recognition loop with the product's default parts, for `annotate` and `live`."""
+    settings.check()
+    # The detector often misses a face for a round or two (profile turns, motion blur): with
+    # detection every 8 frames, 3 missed rounds (~1 s at 24 fps) before a track ends keeps one
+    # id through such gaps without keeping boxes on faces that left.
+    tracker = FaceTracker(max_missed=3)
+    labeler = TrackLabeler(classifier, threshold=settings.threshold) if classifier is not None else FacesOnly()
+    return RecognitionLoop(detector, tracker, SceneCutDetector(), labeler, detect_every=settings.detect_every, timer=timer)

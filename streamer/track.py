@@ -46,6 +46,15 @@ _MAX_SCALE_POINTS = 16  # pairwise distances grow as n²; an even subset of poin
 _MIN_PATCH = 8  # patch pixels each way below which a box is too small (or too far out) to follow
 
 
+@dataclass(frozen=True)
+class TrackUpdate:
+    """What one `FaceTracker.update` gives: the live tracks, and the ids that ended in it (or by
+    `reset()` just before it), in order of end, so per-track state elsewhere can be freed."""
+
+    tracks: Detections
+    ended_ids: tuple[int, ...] = ()
+
+
 @dataclass(eq=False)
 class _Track:
     track_id: int
@@ -63,7 +72,8 @@ class _Track:
 
 
 class FaceTracker:
-    """update(gray, detections or None) → the live tracks as Detections with tracker_id.
+    """update(gray, detections or None) → TrackUpdate: the live tracks (Detections with
+    tracker_id) and the ids that ended.
 
     flow_size: a box is followed in a patch reduced (by an even factor) until the box is at most
         this many pixels across; smaller boxes are followed at full resolution.
@@ -87,7 +97,7 @@ class FaceTracker:
     min_visible: a track ends when less than this fraction of its box lies inside the frame.
 
     Track ids start at 1, are unique per tracker instance and keep increasing across `reset()`.
-    `ended_ids` after each update() holds the ids that ended in it (misses, lost flow, stalling,
+    `TrackUpdate.ended_ids` holds the ids that ended in the update (misses, lost flow, stalling,
     leaving the frame, a second track on one face, a change of frame size) together with those
     dropped by reset() since the previous update(), so per-track state elsewhere (a label vote)
     can be freed: every id that was ever returned is reported there exactly once.
@@ -95,12 +105,14 @@ class FaceTracker:
     >>> import numpy as np
     >>> tracker = FaceTracker()
     >>> gray = np.random.default_rng(0).integers(0, 255, (360, 640), dtype=np.uint8)
-    >>> tracker.update(gray, Detections.from_boxes([[100, 100, 180, 180]])).tracker_id.tolist()
+    >>> tracker.update(gray, Detections.from_boxes([[100, 100, 180, 180]])).tracks.tracker_id.tolist()
     [1]
-    >>> tracker.update(gray, None).tracker_id.tolist(), tracker.ended_ids
+    >>> result = tracker.update(gray, None)
+    >>> result.tracks.tracker_id.tolist(), result.ended_ids
     ([1], ())
     >>> tracker.reset()
-    >>> len(tracker.update(gray, None)), tracker.ended_ids
+    >>> result = tracker.update(gray, None)
+    >>> len(result.tracks), result.ended_ids
     (0, (1,))
     """
 
@@ -139,34 +151,29 @@ class FaceTracker:
         self._next_id = 1
         self._tracks: list[_Track] = []
         self._ended_by_reset: list[int] = []
-        self._ended_ids: tuple[int, ...] = ()
         self._frame_shape: tuple[int, int] | None = None
 
     def __len__(self) -> int:
         """Number of live tracks."""
         return len(self._tracks)
 
-    @property
-    def ended_ids(self) -> tuple[int, ...]:
-        """Ids that ended in the latest update() or by reset() just before it, in order of end."""
-        return self._ended_ids
-
     def reset(self) -> None:
         """End every track (scene cut, new source); ids keep increasing afterwards.
 
-        The dropped ids are reported in `ended_ids` of the next update().
+        The dropped ids are reported in the `ended_ids` of the next update().
         """
         self._ended_by_reset.extend(track.track_id for track in self._tracks)
         self._tracks = []
 
-    def update(self, gray: np.ndarray, detections: Detections | None) -> Detections:
+    def update(self, gray: np.ndarray, detections: Detections | None) -> TrackUpdate:
         """Advance the tracks to this frame.
 
         gray: (H, W) uint8 luma plane of the frame (full resolution, any strides; not kept).
         detections: the detector's faces in this frame, in full-resolution pixels, or None on
             frames the detector skipped (an empty Detections is a round that found nothing).
-        Returns the live tracks in id order: xyxy clipped to the frame, tracker_id set,
-        confidence the detector's score at the track's last match, class fields unset.
+        Returns the live tracks in id order (xyxy clipped to the frame, tracker_id set,
+        confidence the detector's score at the track's last match, class fields unset) and
+        the ids that ended.
         """
         if gray.ndim != 2 or gray.dtype != np.uint8:
             raise ValueError(f"expected an (H, W) uint8 luma plane, got {gray.dtype} {gray.shape}")
@@ -189,8 +196,7 @@ class FaceTracker:
         for track in self._tracks:
             self._refresh_patch(track, gray, current_patches.get(track.track_id))
 
-        self._ended_ids = tuple(ended)
-        return self._as_detections(width, height)
+        return TrackUpdate(self._as_detections(width, height), tuple(ended))
 
     # -- flow -------------------------------------------------------------------------------
 

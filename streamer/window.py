@@ -1,6 +1,6 @@
 """The preview window of `streamer live`: OpenCV highgui, resizable, q or Esc quits.
 
-    check_display()                       # UsageError with a hint when there is no display
+    check_display()                       # DisplayError when there is no display
     with PreviewWindow("streamer live", 1280, 720) as window:
         while window.show(image_bgr):     # False once the user pressed q/Esc or closed it
             ...
@@ -22,7 +22,7 @@ import sys
 import cv2  # noqa: I001 - must come before anything that imports av (see module doc)
 import numpy as np
 
-from streamer.errors import UsageError
+from streamer.errors import DisplayError, UsageError
 
 QUIT_KEYS = frozenset({ord("q"), ord("Q"), 27})  # 27 = Esc
 WINDOW_NAME = "streamer live"
@@ -33,7 +33,7 @@ _HEADLESS_QT = {"offscreen", "minimal", "vnc"}
 
 
 def check_display() -> None:
-    """UsageError unless a window can be opened here (an X display that answers).
+    """DisplayError unless a window can be opened here (an X display that answers).
 
     Checked before OpenCV tries: its Qt backend aborts the whole process (no exception) when
     $DISPLAY is missing or the X server does not answer.
@@ -43,9 +43,9 @@ def check_display() -> None:
     display = os.environ.get("DISPLAY", "")
     if not display:
         wayland = " (OpenCV's window needs X11; on Wayland run it under XWayland)" if os.environ.get("WAYLAND_DISPLAY") else ""
-        raise UsageError(f"no display for the preview window ($DISPLAY is not set){wayland}; run with --no-window")
+        raise DisplayError(f"no display for the preview window ($DISPLAY is not set){wayland}")
     if not _x_server_answers(display):
-        raise UsageError(f"cannot reach the X display {display!r} for the preview window; run with --no-window")
+        raise DisplayError(f"cannot reach the X display {display!r} for the preview window")
 
 
 def _x_server_answers(display: str, timeout: float = 2.0) -> bool:

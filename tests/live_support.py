@@ -128,7 +128,7 @@ def _appears_on_screen(image_path: Path, display: str, x: int, y: int, frames: i
     import cv2
     import numpy as np
 
-    from streamer.capture import ScreenSource
+    from streamer.sources.screen import ScreenSource
 
     image = cv2.imread(str(image_path))
     height, width = image.shape[:2]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from export.outdir import AtomicDir
+from streamer.training.outdir import AtomicDir
 from streamer.atomic import AtomicPath
 from streamer.errors import OutputError
 

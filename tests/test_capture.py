@@ -1,4 +1,4 @@
-"""Live sources (streamer.capture) and the feed between capture and processing (streamer.feed).
+"""Live sources (streamer.sources: webcam, screen, stream) and the feed between capture and processing (streamer.feed).
 
 Screen capture runs against a real X server (Xvfb) that the tests start and draw into; the
 webcam is tested through its error path (CI machines have no camera); network errors use
@@ -21,20 +21,13 @@ import pytest
 from conftest import VIDEOS
 from live_support import STREAMER, env_for, free_udp_port, window_showing, xvfb
 from onnx_models import make_color_classifier
-from streamer.capture import (
-    Rect,
-    ScreenSource,
-    ScreenSpec,
-    StreamSource,
-    WebcamSource,
-    _Timeline,
-    parse_screen_spec,
-    source_kind,
-)
 from streamer.errors import SourceError, UsageError
 from streamer.feed import Captured, FrameSlot, LiveFeed
 from streamer.frames import YUV420P, Frame
-from streamer.sources import FileSource, open_source
+from streamer.sources import FileSource, open_source, source_kind
+from streamer.sources.screen import Rect, ScreenSource, ScreenSpec, parse_screen_spec
+from streamer.sources.stream import StreamSource, _Timeline
+from streamer.sources.webcam import WebcamSource
 
 SAKURASOU = VIDEOS / "sakurasou_480p.mp4"
 

@@ -145,7 +145,7 @@ def test_strict_refuses_what_the_default_skips(tmp_path, made_clips):
 def test_live_on_a_damaged_file_skips_the_stretch_and_says_so(tmp_path, made_clips):
     import io
 
-    from streamer.live import run_live
+    from streamer.live import LiveOptions, run_live
     from tests.onnx_models import make_color_classifier
 
     data = bytearray(made_clips["made"].read_bytes())
@@ -154,8 +154,8 @@ def test_live_on_a_damaged_file_skips_the_stretch_and_says_so(tmp_path, made_cli
     broken.write_bytes(bytes(data))
     log = io.StringIO()
     sidecar = tmp_path / "live.jsonl"
-    result = run_live(str(broken), make_color_classifier(tmp_path / "c.onnx"), window=False, sidecar=sidecar,
-                      stats_every=None, log=log)
+    result = run_live(str(broken), make_color_classifier(tmp_path / "c.onnx"), options=LiveOptions(window=False, stats_every=None),
+                      sidecar=sidecar, log=log)
     assert 0 < result.frames < 72
     assert "skipped what did not decode at" in log.getvalue()
     assert json.loads(sidecar.read_text().splitlines()[-1])["damaged"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from export.detector_data import STRIDE, SampleMaker, encode_targets, load_examples
+from streamer.training.detector_data import STRIDE, SampleMaker, encode_targets, load_examples
 from streamer.face_boxes import read_pictures
 from tests.conftest import DATASETS
 

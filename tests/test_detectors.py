@@ -216,10 +216,10 @@ def test_a_broken_annotation_file_is_an_input_error(tmp_path):
 def test_live_without_a_model_boxes_faces_with_the_learned_detector(tmp_path):
     import io
 
-    from streamer.live import run_live
+    from streamer.live import LiveOptions, run_live
 
     sidecar = tmp_path / "live.jsonl"
-    result = run_live(str(VIDEOS / "onepiece_480p.mp4"), None, window=False, sidecar=sidecar, stats_every=None,
+    result = run_live(str(VIDEOS / "onepiece_480p.mp4"), None, options=LiveOptions(window=False, stats_every=None), sidecar=sidecar,
                       log=io.StringIO())
     assert result.frames == 181
     records, _ = read_sidecar(sidecar)

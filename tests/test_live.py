@@ -31,8 +31,9 @@ from live_support import (
 from media import make_clip, probe
 from onnx_models import make_color_classifier
 from streamer.detectors.cascade import CascadeDetector
-from streamer.errors import OutputError, SourceError, UsageError
-from streamer.live import SourceOptions, run_live
+from streamer.errors import DisplayError, OutputError, SourceError, UsageError
+from streamer.live import LiveOptions, run_live
+from streamer.sources import SourceOptions
 from streamer.pipeline import LoopSettings
 from streamer.sidecar import read_sidecar
 from streamer.sources import FileSource
@@ -73,8 +74,8 @@ def test_a_slow_loop_drops_frames_to_keep_pace_and_keeps_all_the_audio(tmp_path,
     out, sidecar = tmp_path / "out.mp4", tmp_path / "out.jsonl"
     result = run_live(
         clip, model, detector=detector, settings=LoopSettings(detect_every=1),
-        source_options=SourceOptions(realtime=True), record=out, sidecar=sidecar,
-        window=False, stats_every=None, log=io.StringIO(),
+        options=LiveOptions(realtime=True, window=False, stats_every=None), record=out, sidecar=sidecar,
+        log=io.StringIO(),
     )
     assert result.end_reason == "source ended"
     # Every frame of the source was either shown or dropped: none waited in a queue.
@@ -94,7 +95,7 @@ def test_a_file_without_realtime_shows_every_frame_however_slow(tmp_path, model)
     clip = make_clip(tmp_path / "clip.mp4", fps=24, seconds=1.0, audio=False)
     result = run_live(
         clip, model, detector=SlowDetector(0.05), settings=LoopSettings(detect_every=1),
-        window=False, stats_every=None, log=io.StringIO(),
+        options=LiveOptions(window=False, stats_every=None), log=io.StringIO(),
     )
     assert (result.frames, result.dropped) == (24, 0)
 
@@ -103,10 +104,10 @@ def test_outputs_are_checked_before_the_source_opens(tmp_path, model):
     existing = tmp_path / "out.mp4"
     existing.write_bytes(b"keep me")
     with pytest.raises(OutputError, match="exists"):
-        run_live("udp://127.0.0.1:9", model, record=existing, window=False)
+        run_live("udp://127.0.0.1:9", model, record=existing, options=LiveOptions(window=False))
     assert existing.read_bytes() == b"keep me"
-    with pytest.raises(UsageError, match="--max-frames"):
-        run_live(SAKURASOU, model, max_frames=0, window=False)
+    with pytest.raises(UsageError, match="max_frames must be 1 or more"):
+        run_live(SAKURASOU, model, options=LiveOptions(max_frames=0, window=False))
 
 
 # -- a network stream over loopback -----------------------------------------------------------------
@@ -163,7 +164,7 @@ def test_a_dropped_stream_is_reconnected_then_given_up_cleanly(tmp_path, model):
     thread.start()
     log = io.StringIO()
     result = run_live(
-        f"udp://127.0.0.1:{port}", model, record=out, window=False, stats_every=None, log=log,
+        f"udp://127.0.0.1:{port}", model, record=out, options=LiveOptions(window=False, stats_every=None), log=log,
         source_options=SourceOptions(open_timeout=15, read_timeout=0.5, reconnect_for=1.5),
     )
     assert sender_done.wait(10)
@@ -261,8 +262,9 @@ def test_the_window_refuses_a_display_that_does_not_answer(monkeypatch):
 
     monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
     monkeypatch.setenv("DISPLAY", ":97")
-    with pytest.raises(UsageError, match=r"cannot reach the X display ':97'.*--no-window"):
+    with pytest.raises(DisplayError, match=r"cannot reach the X display ':97'") as caught:
         check_display()
+    assert "--" not in str(caught.value)  # the flag is the command's to name (see the CLI test above)
 
 
 @pytest.mark.parametrize("imports, refused", [("import av, cv2", True), ("import cv2, av", False)])
@@ -293,5 +295,5 @@ class UnpluggedAfter(FileSource):
 def test_a_source_failing_mid_way_keeps_the_recording_and_reports_the_error(tmp_path, model):
     out = tmp_path / "kept.mp4"
     with pytest.raises(SourceError, match=r"stopped delivering frames after 10 .*the recording up to that point was kept"):
-        run_live(UnpluggedAfter(SAKURASOU, 10), model, record=out, window=False, stats_every=None, log=io.StringIO())
+        run_live(UnpluggedAfter(SAKURASOU, 10), model, record=out, options=LiveOptions(window=False, stats_every=None), log=io.StringIO())
     assert probe(out)["frames"] == 10

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import CASCADE_PATH, DATASETS
 from streamer.image_files import ALPHA_BACKGROUND, decode_image, list_images, natural_key, read_image
-from export.prepare import DetectorSettings, prepare, split_test
+from streamer.training.prepare import DetectorSettings, prepare, split_test
 from streamer.detectors import largest_face_crop
 from streamer.cli import main
 from streamer.errors import InputError, OutputError
@@ -270,7 +270,7 @@ def test_prepare_uses_the_learned_detector_by_default_and_records_it(tmp_path):
     assert settings["detector_name"].startswith("face_detector.onnx sha256:" + file_sha256(SHIPPED_DETECTOR)[:12])
     assert settings["detector_box"].startswith("face:")
     assert "learned face detector face_detector.onnx" in (out / "prepare-report.md").read_text()
-    from export.dataset import detector_of
+    from streamer.training.dataset import detector_of
 
     assert detector_of(out) == (settings["detector_name"], settings["detector_box"])
     (out / "prepare.json").write_text(json.dumps({"crop_margin": 0.2}))  # prepared by an older version

@@ -14,15 +14,21 @@ from conftest import VIDEOS
 from media import make_clip, probe
 from streamer.errors import OutputError
 from streamer.frames import BGR24, Frame
-from streamer.sinks import BackgroundSink, Mp4Sink, quick_thread_handoff
+from streamer.commands.runtime import quick_thread_handoff
+from streamer.sinks import BackgroundSink, Mp4Sink, Sink, StreamInfo
 from streamer.sources import FileSource, VideoInfo
 
 SAKURASOU = VIDEOS / "sakurasou_480p.mp4"
 
 
+def opened(sink: Sink, info: VideoInfo, audio_streams=()) -> Sink:
+    sink.open(StreamInfo(info, tuple(audio_streams)))
+    return sink
+
+
 def roundtrip(source_path: Path, target: Path, preset: str = "veryfast", **source_options) -> Mp4Sink:
     with FileSource(source_path, **source_options) as source:
-        with Mp4Sink(target, source.info, audio_streams=source.audio_streams, preset=preset) as sink:
+        with opened(Mp4Sink(target, preset=preset), source.info, source.audio_streams) as sink:
             for frame in source:
                 sink.write(frame)
     return sink
@@ -100,7 +106,7 @@ def test_roundtrip_of_the_whole_sakurasou_clip(tmp_path):
 
 def test_audio_can_be_left_out(tmp_path):
     clip = make_clip(tmp_path / "in.mp4", seconds=1.0)
-    with FileSource(clip) as source, Mp4Sink(tmp_path / "out.mp4", source.info) as sink:
+    with FileSource(clip) as source, opened(Mp4Sink(tmp_path / "out.mp4"), source.info) as sink:
         for frame in source:
             sink.write(frame)  # frames still carry audio packets; the sink drops them
     facts = probe(tmp_path / "out.mp4")
@@ -118,7 +124,7 @@ def _bgr(index: int, pts: int | None, width=64, height=48, time_base=Fraction(1,
 
 
 def test_live_style_frames_without_timestamps_get_the_nominal_rate(tmp_path):
-    with Mp4Sink(tmp_path / "live.mp4", _info()) as sink:
+    with opened(Mp4Sink(tmp_path / "live.mp4"), _info()) as sink:
         for i in range(15):
             sink.write(_bgr(i, None))
     assert frame_times(tmp_path / "live.mp4") == pytest.approx([i / 30 for i in range(15)])
@@ -126,7 +132,7 @@ def test_live_style_frames_without_timestamps_get_the_nominal_rate(tmp_path):
 
 def test_repeated_timestamps_are_nudged_to_keep_increasing(tmp_path):
     info = _info(time_base=Fraction(1, 3000))
-    with Mp4Sink(tmp_path / "dup.mp4", info) as sink:
+    with opened(Mp4Sink(tmp_path / "dup.mp4"), info) as sink:
         for i, pts in enumerate([0, 0, 200, 200, 400]):
             sink.write(_bgr(i, pts, time_base=Fraction(1, 3000)))
     times = frame_times(tmp_path / "dup.mp4")
@@ -134,7 +140,7 @@ def test_repeated_timestamps_are_nudged_to_keep_increasing(tmp_path):
 
 
 def test_frames_in_another_time_base_are_rescaled(tmp_path):
-    with Mp4Sink(tmp_path / "out.mp4", _info(time_base=Fraction(1, 90000))) as sink:
+    with opened(Mp4Sink(tmp_path / "out.mp4"), _info(time_base=Fraction(1, 90000))) as sink:
         for i in range(5):
             sink.write(_bgr(i, i, time_base=Fraction(1, 30)))
     assert frame_times(tmp_path / "out.mp4") == pytest.approx([i / 30 for i in range(5)])
@@ -142,7 +148,7 @@ def test_frames_in_another_time_base_are_rescaled(tmp_path):
 
 def test_a_frame_of_the_wrong_size_is_refused(tmp_path):
     with pytest.raises(ValueError, match="64x48"):
-        with Mp4Sink(tmp_path / "out.mp4", _info()) as sink:
+        with opened(Mp4Sink(tmp_path / "out.mp4"), _info()) as sink:
             sink.write(_bgr(0, 0, width=66))
     assert not (tmp_path / "out.mp4").exists()
 
@@ -154,7 +160,7 @@ def test_a_frame_of_the_wrong_size_is_refused(tmp_path):
 def test_an_error_inside_the_with_leaves_no_output(tmp_path, error):
     clip = make_clip(tmp_path / "in.mp4", seconds=1.0)
     with pytest.raises(error):
-        with FileSource(clip) as source, Mp4Sink(tmp_path / "out.mp4", source.info, audio_streams=source.audio_streams) as sink:
+        with FileSource(clip) as source, opened(Mp4Sink(tmp_path / "out.mp4"), source.info, source.audio_streams) as sink:
             for frame in source:
                 sink.write(frame)
                 if frame.index == 10:
@@ -167,7 +173,7 @@ def test_an_error_inside_the_with_keeps_an_existing_output_untouched(tmp_path):
     out = tmp_path / "out.mp4"
     out.write_bytes(b"the user's precious earlier result")
     with pytest.raises(RuntimeError):
-        with FileSource(clip) as source, Mp4Sink(out, source.info, audio_streams=source.audio_streams) as sink:
+        with FileSource(clip) as source, opened(Mp4Sink(out), source.info, source.audio_streams) as sink:
             for frame in source:
                 sink.write(frame)
             raise RuntimeError("failed after the last frame")
@@ -192,7 +198,7 @@ def test_an_unwritable_output_is_an_output_error(tmp_path, target):
     clip = make_clip(tmp_path / "in.mp4", seconds=0.5, audio=False)
     with FileSource(clip) as source:
         with pytest.raises(OutputError, match="cannot write") as caught:
-            Mp4Sink(target(tmp_path), source.info)
+            opened(Mp4Sink(target(tmp_path)), source.info)
     assert "\n" not in str(caught.value)
 
 
@@ -202,7 +208,7 @@ def test_an_unwritable_output_is_an_output_error(tmp_path, target):
 def test_background_sink_writes_the_same_file_as_the_inline_sink(tmp_path):
     clip = make_clip(tmp_path / "in.mp4", cut_at=20)
     with FileSource(clip) as source:
-        with BackgroundSink(Mp4Sink(tmp_path / "out.mp4", source.info, audio_streams=source.audio_streams)) as sink:
+        with opened(BackgroundSink(Mp4Sink(tmp_path / "out.mp4")), source.info, source.audio_streams) as sink:
             for frame in source:
                 sink.write(frame)
     assert sink.frames_written == probe(clip)["frames"]
@@ -211,7 +217,7 @@ def test_background_sink_writes_the_same_file_as_the_inline_sink(tmp_path):
 
 def test_background_sink_hands_the_encoder_error_back_and_leaves_nothing(tmp_path):
     with pytest.raises(ValueError, match="64x48"):
-        with BackgroundSink(Mp4Sink(tmp_path / "out.mp4", _info())) as sink:
+        with opened(BackgroundSink(Mp4Sink(tmp_path / "out.mp4")), _info()) as sink:
             sink.write(_bgr(0, 0, width=66))
             for index in range(1, 50):  # the error surfaces at a later write (or at close)
                 sink.write(_bgr(index, index))
@@ -222,7 +228,7 @@ def test_background_sink_discards_on_an_error_in_the_caller(tmp_path):
     existing = tmp_path / "out.mp4"
     existing.write_bytes(b"keep")
     with pytest.raises(KeyboardInterrupt):
-        with BackgroundSink(Mp4Sink(existing, _info())) as sink:
+        with opened(BackgroundSink(Mp4Sink(existing)), _info()) as sink:
             sink.write(_bgr(0, 0))
             raise KeyboardInterrupt
     assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"] and existing.read_bytes() == b"keep"
@@ -235,4 +241,16 @@ def test_quick_thread_handoff_sets_and_restores_the_switch_interval():
     assert sys.getswitchinterval() == before
     with pytest.raises(KeyboardInterrupt), quick_thread_handoff(0.001):
         raise KeyboardInterrupt  # Ctrl-C mid-run restores it too
+    assert sys.getswitchinterval() == before
+
+
+def test_overlapping_handoffs_restore_the_interval_when_the_last_one_ends():
+    # Two runs in threads: the first to start is not the last to end.
+    before = sys.getswitchinterval()
+    first, second = quick_thread_handoff(0.0005), quick_thread_handoff(0.0005)
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert sys.getswitchinterval() == pytest.approx(0.0005)  # the second run is still going
+    second.__exit__(None, None, None)
     assert sys.getswitchinterval() == before

@@ -15,7 +15,8 @@ from conftest import VIDEOS
 from media import make_audio_only, make_clip, remux
 from streamer.errors import InputError
 from streamer.frames import BGR24, YUV420P
-from streamer.sources import BackgroundIterator, FileSource, VideoInfo, VideoSource, open_source
+from streamer.sources import FileSource, VideoInfo, VideoSource, open_source
+from streamer.sources.background import BackgroundIterator
 
 SAKURASOU = VIDEOS / "sakurasou_480p.mp4"
 

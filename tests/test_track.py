@@ -1,8 +1,8 @@
 """FaceTracker: flow between detection rounds, identities across rounds, ends, resets.
 
 Synthetic frames: textured patches ("faces") moving over a textured background, so the truth is
-known exactly. Then the real loop on sakurasou_480p.mp4: the cascade every 5 frames, flow on
-the rest, scene cuts resetting the tracker.
+known exactly. Then the real recognition loop on sakurasou_480p.mp4, given the tracker: the
+cascade every 5 frames, flow on the rest, scene cuts resetting the tracker.
 
 Costs at 1080p are printed, not asserted: `pytest -s tests/test_track.py -k cost`.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 
-import av
 import cv2
 import numpy as np
 import pytest
@@ -19,7 +18,10 @@ import pytest
 from streamer.detectors.cascade import CascadeDetector
 from streamer.detections import Detections, box_iou
 from streamer.scenecut import SceneCutDetector
-from streamer.track import FaceTracker
+from streamer.labeler import FacesOnly
+from streamer.pipeline import RecognitionLoop
+from streamer.sources import FileSource
+from streamer.track import FaceTracker, TrackUpdate
 from conftest import CASCADE_PATH, VIDEOS
 
 HEIGHT, WIDTH = 720, 1280
@@ -61,14 +63,16 @@ OTHER_FACE = texture(130, 130, seed=3)
 def test_box_follows_a_moving_patch_on_flow_alone():
     tracker = FaceTracker()
     x, y = 200.0, 150.0
-    tracks = tracker.update(render([(FACE, x, y)]), Detections.from_boxes([box_of(FACE, x, y)], [0.8]))
+    result = tracker.update(render([(FACE, x, y)]), Detections.from_boxes([box_of(FACE, x, y)], [0.8]))
+    tracks = result.tracks
     assert tracks.tracker_id.tolist() == [1]
     for _ in range(30):
         x, y = x + 7, y + 3
-        tracks = tracker.update(render([(FACE, x, y)]), None)
+        result = tracker.update(render([(FACE, x, y)]), None)
+        tracks = result.tracks
         assert len(tracks) == 1 and tracks.tracker_id.tolist() == [1]
         assert np.abs(tracks.xyxy[0] - box_of(FACE, x, y)).max() <= 3.0
-        assert tracker.ended_ids == ()
+        assert result.ended_ids == ()
     assert tracks.confidence.tolist() == pytest.approx([0.8])  # the last match's score
 
 
@@ -77,14 +81,15 @@ def test_box_scales_with_a_growing_patch():
     base = texture(200, 200, seed=4)
     size, x, y = 100.0, 500.0, 300.0
     patch = cv2.resize(base, (100, 100), interpolation=cv2.INTER_AREA)
-    tracker.update(render([(patch, x, y)]), Detections.from_boxes([box_of(patch, x, y)]))
+    result = tracker.update(render([(patch, x, y)]), Detections.from_boxes([box_of(patch, x, y)]))
     for _ in range(20):
         # Grow 3 % a frame about the centre.
         size *= 1.03
         x, y = 550 - size / 2, 350 - size / 2
         side = int(round(size))
         patch = cv2.resize(base, (side, side), interpolation=cv2.INTER_AREA)
-        tracks = tracker.update(render([(patch, x, y)]), None)
+        result = tracker.update(render([(patch, x, y)]), None)
+        tracks = result.tracks
     box = tracks.xyxy[0]
     assert box[2] - box[0] == pytest.approx(side, rel=0.1)
     assert np.abs(box - box_of(patch, x, y)).max() <= 0.1 * side
@@ -124,10 +129,11 @@ def test_small_and_close_up_line_art_faces_are_followed_at_1080p(size):
     tracker = FaceTracker()
     x, y = 300.0, 200.0
     first = render_subpixel(background, [(face, x, y)])
-    tracker.update(first, Detections.from_boxes([[x, y, x + size, y + size]]))
+    result = tracker.update(first, Detections.from_boxes([[x, y, x + size, y + size]]))
     for _ in range(30):
         x, y = x + 3.3, y + 1.7
-        tracks = tracker.update(render_subpixel(background, [(face, x, y)]), None)
+        result = tracker.update(render_subpixel(background, [(face, x, y)]), None)
+        tracks = result.tracks
         assert tracks.tracker_id.tolist() == [1]
     # After 30 frames of flow alone (a detection round every 5-8 frames would reset the error).
     assert np.abs(tracks.xyxy[0] - [x, y, x + size, y + size]).max() <= 0.03 * size
@@ -154,7 +160,8 @@ def test_three_faces_at_1080p_keep_their_ids_and_report_the_cost():
             wobble = rng.uniform(-0.03, 0.03, truth.shape) * (truth[:, 2:3] - truth[:, 0:1])
             detections = Detections.from_boxes(truth + wobble)
         start, start_cpu = time.perf_counter(), time.process_time()
-        tracks = tracker.update(gray, detections)
+        result = tracker.update(gray, detections)
+        tracks = result.tracks
         if detections is None:
             flow_seconds.append(time.perf_counter() - start)
             flow_cpu_seconds.append(time.process_time() - start_cpu)
@@ -180,14 +187,15 @@ def test_detection_rounds_keep_the_id_and_new_faces_get_new_ids():
             # The detector's boxes wobble by a few pixels around the truth.
             boxes = [np.add(box_of(*patch), rng.uniform(-4, 4, 4)) for patch in patches]
             detections = Detections.from_boxes(boxes)
-        tracks = tracker.update(render(patches), detections)
+        result = tracker.update(render(patches), detections)
+        tracks = result.tracks
         assert len(tracks) == len(patches)
         for patch in patches:
             truth = np.array(box_of(*patch), np.float32)
             nearest = np.argmin(np.abs(tracks.xyxy - truth).sum(axis=1))
             assert np.abs(tracks.xyxy[nearest] - truth).max() <= 8.0
         seen_ids.append(tracks.tracker_id.tolist())
-        assert tracker.ended_ids == ()
+        assert result.ended_ids == ()
     assert seen_ids[0] == [1] and seen_ids[9] == [1]
     assert all(ids == [1, 2] for ids in seen_ids[10:])
 
@@ -195,32 +203,33 @@ def test_detection_rounds_keep_the_id_and_new_faces_get_new_ids():
 def test_a_face_the_detector_no_longer_finds_ends_after_max_missed_rounds():
     tracker = FaceTracker(max_missed=3)
     frame = render([(FACE, 300, 200)])
-    tracker.update(frame, Detections.from_boxes([box_of(FACE, 300, 200)]))
+    result = tracker.update(frame, Detections.from_boxes([box_of(FACE, 300, 200)]))
     # Flow still follows the patch; only the detector stops confirming it.
     for round_index in range(1, 4):
         for _ in range(4):
-            assert tracker.update(frame, None).tracker_id.tolist() == [1]
-        tracks = tracker.update(frame, Detections.empty())
+            assert (result := tracker.update(frame, None)).tracks.tracker_id.tolist() == [1]
+        result = tracker.update(frame, Detections.empty())
+        tracks = result.tracks
         if round_index < 3:
             assert tracks.tracker_id.tolist() == [1]
-            assert tracker.ended_ids == ()
+            assert result.ended_ids == ()
     assert len(tracks) == 0 and len(tracker) == 0
-    assert tracker.ended_ids == (1,)
-    tracker.update(frame, None)
-    assert tracker.ended_ids == ()  # reported once
+    assert result.ended_ids == (1,)
+    result = tracker.update(frame, None)
+    assert result.ended_ids == ()  # reported once
 
 
 @pytest.mark.parametrize("background", ["textured", "flat"])
 def test_a_vanished_face_ends_at_once(background):
     tracker = FaceTracker(max_missed=3)
-    tracker.update(render([(FACE, 300, 200)]), Detections.from_boxes([box_of(FACE, 300, 200)]))
+    result = tracker.update(render([(FACE, 300, 200)]), Detections.from_boxes([box_of(FACE, 300, 200)]))
     gone = render([]) if background == "textured" else np.full((HEIGHT, WIDTH), 128, np.uint8)
     # Its points fail the forward-backward check on the first frame without it: the track ends
     # there rather than lingering until the detector has missed it max_missed times.
-    assert len(tracker.update(gone, None)) == 0
-    assert tracker.ended_ids == (1,)
-    assert len(tracker.update(gone, Detections.empty())) == 0
-    assert tracker.ended_ids == ()
+    assert len((result := tracker.update(gone, None)).tracks) == 0
+    assert result.ended_ids == (1,)
+    assert len((result := tracker.update(gone, Detections.empty())).tracks) == 0
+    assert result.ended_ids == ()
 
 
 def test_one_miss_is_forgiven_when_the_face_returns():
@@ -228,7 +237,7 @@ def test_one_miss_is_forgiven_when_the_face_returns():
     frame = render([(FACE, 300, 200)])
     detection = Detections.from_boxes([box_of(FACE, 300, 200)])
     for detections in [detection, Detections.empty(), detection, Detections.empty(), detection]:
-        assert tracker.update(frame, detections).tracker_id.tolist() == [1]
+        assert (result := tracker.update(frame, detections)).tracks.tracker_id.tolist() == [1]
 
 
 def test_duplicate_and_nested_detections_make_one_track():
@@ -237,12 +246,14 @@ def test_duplicate_and_nested_detections_make_one_track():
     truth = box_of(FACE, 300, 200)
     nested = [truth[0] + 20, truth[1] + 20, truth[2] - 15, truth[3] - 15]
     shifted = np.add(truth, [6, -4, 6, -4])
-    tracks = tracker.update(frame, Detections.from_boxes([truth, nested, shifted], [0.9, 0.7, 0.8]))
+    result = tracker.update(frame, Detections.from_boxes([truth, nested, shifted], [0.9, 0.7, 0.8]))
+    tracks = result.tracks
     assert tracks.tracker_id.tolist() == [1]
     assert tracks.xyxy[0].tolist() == truth  # the most confident one
     # Later rounds: a nested box alone still confirms the same face.
     for _ in range(3):
-        tracks = tracker.update(frame, Detections.from_boxes([nested]))
+        result = tracker.update(frame, Detections.from_boxes([nested]))
+        tracks = result.tracks
         assert tracks.tracker_id.tolist() == [1]
 
 
@@ -251,12 +262,13 @@ def test_flat_box_stays_put_then_ends_without_detections():
     flat = np.full((HEIGHT, WIDTH), 90, np.uint8)
     flat[200:400, 300:500] = 200  # a flat-coloured "face": no corners inside its middle
     box = [300, 200, 500, 400]
-    tracker.update(flat, Detections.from_boxes([box]))
+    result = tracker.update(flat, Detections.from_boxes([box]))
     for _ in range(6):
-        tracks = tracker.update(flat, None)
+        result = tracker.update(flat, None)
+        tracks = result.tracks
         assert tracks.xyxy[0].tolist() == box
-    assert len(tracker.update(flat, None)) == 0
-    assert tracker.ended_ids == (1,)
+    assert len((result := tracker.update(flat, None)).tracks) == 0
+    assert result.ended_ids == (1,)
 
 
 def test_flat_box_lives_on_while_detections_confirm_it():
@@ -265,21 +277,22 @@ def test_flat_box_lives_on_while_detections_confirm_it():
     box = [300, 200, 500, 400]
     for frame_index in range(20):
         detections = Detections.from_boxes([box]) if frame_index % 3 == 0 else None
-        assert tracker.update(flat, detections).tracker_id.tolist() == [1]
+        assert (result := tracker.update(flat, detections)).tracks.tracker_id.tolist() == [1]
 
 
 def test_two_tracks_on_one_face_merge_keeping_the_one_a_detection_confirmed():
     tracker = FaceTracker()
     frame = render([])  # textured and static: both boxes hold still under flow
     big, small = [300, 200, 500, 400], [450, 250, 530, 330]  # 62 % of `small` inside `big`
-    assert tracker.update(frame, Detections.from_boxes([big, small])).tracker_id.tolist() == [1, 2]
-    assert tracker.update(frame, None).tracker_id.tolist() == [1, 2]
+    assert (result := tracker.update(frame, Detections.from_boxes([big, small]))).tracks.tracker_id.tolist() == [1, 2]
+    assert (result := tracker.update(frame, None)).tracks.tracker_id.tolist() == [1, 2]
     # A detection matches track 2 (IoU 0.6) where 88 % of it lies inside track 1: one face.
     # Track 2 has the detector's word for it now, track 1 does not: track 2 stays.
-    tracks = tracker.update(frame, Detections.from_boxes([[430, 250, 510, 330]]))
+    result = tracker.update(frame, Detections.from_boxes([[430, 250, 510, 330]]))
+    tracks = result.tracks
     assert tracks.tracker_id.tolist() == [2]
     assert tracks.xyxy[0].tolist() == [430, 250, 510, 330]
-    assert tracker.ended_ids == (1,)
+    assert result.ended_ids == (1,)
 
 
 def test_an_occluded_face_loses_its_track_to_the_detector_not_to_the_occluder():
@@ -298,7 +311,8 @@ def test_an_occluded_face_loses_its_track_to_the_detector_not_to_the_occluder():
             if x > 700 or x + 200 < 600:  # the detector sees the small face when it is uncovered
                 visible.insert(0, box_of(hidden, 600, 250))
             detections = Detections.from_boxes(visible)
-        tracks = tracker.update(frame, detections)
+        result = tracker.update(frame, detections)
+        tracks = result.tracks
         on_front = box_iou(tracks.xyxy, [box_of(front, x, 230)])[:, 0] > 0.5
         ids_on_front.append(tracks.tracker_id[on_front].tolist())
     assert all(ids == [2] for ids in ids_on_front)
@@ -308,11 +322,12 @@ def test_an_occluded_face_loses_its_track_to_the_detector_not_to_the_occluder():
 def test_face_leaving_the_frame_is_clipped_then_ends():
     tracker = FaceTracker()
     x = 1000.0
-    tracker.update(render([(FACE, x, 300)]), Detections.from_boxes([box_of(FACE, x, 300)]))
+    result = tracker.update(render([(FACE, x, 300)]), Detections.from_boxes([box_of(FACE, x, 300)]))
     ended_at = None
     for frame_index in range(1, 40):
         x += 8
-        tracks = tracker.update(render([(FACE, x, 300)]), None)
+        result = tracker.update(render([(FACE, x, 300)]), None)
+        tracks = result.tracks
         if len(tracks) == 0:
             ended_at = frame_index
             break
@@ -320,43 +335,43 @@ def test_face_leaving_the_frame_is_clipped_then_ends():
     assert ended_at is not None
     visible_at_end = (WIDTH - (1000 + 8 * ended_at)) / 150
     assert visible_at_end < 0.4  # it ended near min_visible, not long before
-    assert tracker.ended_ids == (1,)
+    assert result.ended_ids == (1,)
 
 
 def test_reset_ends_everything_and_ids_keep_increasing():
     tracker = FaceTracker()
     frame = render([(FACE, 100, 100), (OTHER_FACE, 700, 300)])
     detections = Detections.from_boxes([box_of(FACE, 100, 100), box_of(OTHER_FACE, 700, 300)])
-    assert tracker.update(frame, detections).tracker_id.tolist() == [1, 2]
+    assert (result := tracker.update(frame, detections)).tracks.tracker_id.tolist() == [1, 2]
     tracker.reset()
     assert len(tracker) == 0
     # Dropped ids are reported by the update after the reset (where the loop reads them).
-    assert len(tracker.update(frame, None)) == 0
-    assert tracker.ended_ids == (1, 2)
-    assert tracker.update(frame, detections).tracker_id.tolist() == [3, 4]
-    assert tracker.ended_ids == ()
+    assert len((result := tracker.update(frame, None)).tracks) == 0
+    assert result.ended_ids == (1, 2)
+    assert (result := tracker.update(frame, detections)).tracks.tracker_id.tolist() == [3, 4]
+    assert result.ended_ids == ()
     tracker.reset()
-    assert tracker.update(frame, detections).tracker_id.tolist() == [5, 6]
-    assert tracker.ended_ids == (3, 4)
+    assert (result := tracker.update(frame, detections)).tracks.tracker_id.tolist() == [5, 6]
+    assert result.ended_ids == (3, 4)
 
 
 def test_two_trackers_have_independent_ids_and_leave_inputs_alone():
     first, second = FaceTracker(), FaceTracker()
     frame = render([(FACE, 100, 100)])
     detections = Detections.from_boxes([box_of(FACE, 100, 100)])
-    assert first.update(frame, detections).tracker_id.tolist() == [1]
+    assert (result := first.update(frame, detections)).tracks.tracker_id.tolist() == [1]
     first.reset()
-    assert first.update(frame, detections).tracker_id.tolist() == [2]
-    assert second.update(frame, detections).tracker_id.tolist() == [1]
+    assert (result := first.update(frame, detections)).tracks.tracker_id.tolist() == [2]
+    assert (result := second.update(frame, detections)).tracks.tracker_id.tolist() == [1]
     assert detections.tracker_id.tolist() == [-1]  # the caller's detections are untouched
     assert detections.xyxy[0].tolist() == box_of(FACE, 100, 100)
 
 
 def test_a_change_of_frame_size_ends_the_tracks():
     tracker = FaceTracker()
-    tracker.update(render([(FACE, 100, 100)]), Detections.from_boxes([box_of(FACE, 100, 100)]))
-    assert len(tracker.update(np.zeros((360, 640), np.uint8), None)) == 0
-    assert tracker.ended_ids == (1,)
+    result = tracker.update(render([(FACE, 100, 100)]), Detections.from_boxes([box_of(FACE, 100, 100)]))
+    assert len((result := tracker.update(np.zeros((360, 640), np.uint8), None)).tracks) == 0
+    assert result.ended_ids == (1,)
 
 
 def test_rejects_a_colour_image():
@@ -376,28 +391,39 @@ LAST_FRAME = 289
 MAX_MISSED = (2, 8)
 
 
+class RecordingTracker(FaceTracker):
+    """The real tracker, keeping what each update gave the loop (the loop returns only labels)."""
+
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        self.updates: list[TrackUpdate] = []
+
+    def update(self, gray, detections):
+        result = super().update(gray, detections)
+        self.updates.append(result)
+        return result
+
+
 @pytest.fixture(scope="module")
 def sakurasou_loop() -> dict[int, tuple[dict[int, list[int]], dict[int, list[int]]]]:
-    """The recognition loop's cut/detect/track stages over frames 0–289 of sakurasou, with a
-    tracker per MAX_MISSED value side by side: {max_missed: ({frame: track ids}, {frame: ended ids})}."""
-    detector = CascadeDetector(str(CASCADE_PATH))
-    cuts = SceneCutDetector()
-    trackers = {max_missed: FaceTracker(max_missed=max_missed) for max_missed in MAX_MISSED}
-    results = {max_missed: ({}, {}) for max_missed in MAX_MISSED}
-    with av.open(str(VIDEOS / "sakurasou_480p.mp4")) as container:
-        for index, decoded in enumerate(container.decode(video=0)):
-            if index > LAST_FRAME:
-                break
-            gray = decoded.to_ndarray(format="yuv420p")[: decoded.height]
-            cut = cuts.is_cut(gray)
-            detections = detector.detect(gray) if (cut or index % DETECT_EVERY == 0) else None
-            for max_missed, tracker in trackers.items():
-                if cut:
-                    tracker.reset()
-                tracks = tracker.update(gray, detections)
-                ids_per_frame, ended_per_frame = results[max_missed]
-                ids_per_frame[index] = tracks.tracker_id.tolist()
-                ended_per_frame[index] = list(tracker.ended_ids)
+    """The recognition loop (cascade every DETECT_EVERY frames, flow between, scene cuts) over
+    frames 0–289 of sakurasou, once per MAX_MISSED value: {max_missed: ({frame: track ids},
+    {frame: ended ids})}."""
+    results = {}
+    for max_missed in MAX_MISSED:
+        tracker = RecordingTracker(max_missed=max_missed)
+        loop = RecognitionLoop(
+            CascadeDetector(str(CASCADE_PATH)), tracker, SceneCutDetector(), FacesOnly(), detect_every=DETECT_EVERY
+        )
+        ids_per_frame, ended_per_frame = {}, {}
+        with FileSource(VIDEOS / "sakurasou_480p.mp4") as source:
+            for frame in source:
+                if frame.index > LAST_FRAME:
+                    break
+                labeled = loop.process(frame)
+                ids_per_frame[frame.index] = labeled.tracker_id.tolist()
+                ended_per_frame[frame.index] = list(tracker.updates[-1].ended_ids)
+        results[max_missed] = (ids_per_frame, ended_per_frame)
     return results
 
 
@@ -417,18 +443,20 @@ def test_one_id_for_a_face_the_detector_keeps_finding(sakurasou_loop, max_missed
 
 
 def test_flow_holds_a_face_the_detector_finds_only_now_and_then(sakurasou_loop):
-    # The close-up: detection rounds find the face at 170, 210 and 235 only. With max_missed=8
-    # (8 rounds = 40 frames) flow carries one track from 170 until 8 rounds after 235 ...
+    # The close-up: detection rounds (every 5 frames from the cut at 153) find the face at 198,
+    # 233, 243 and 248 only. With max_missed=8 (8 rounds = 40 frames) flow carries one track
+    # from 198 to the cut at 285 ...
     ids_per_frame, ended_per_frame = sakurasou_loop[8]
-    assert all(len(ids_per_frame[index]) == 1 for index in range(170, 275))
+    assert all(len(ids_per_frame[index]) == 1 for index in range(198, 285))
     assert len(ids_in(ids_per_frame, 153, 284)) == 1
     (track_id,) = ids_in(ids_per_frame, 153, 284)
-    assert ended_per_frame[275] == [track_id]
-    # ... while the default max_missed=2 ends the track after two empty rounds each time, so the
-    # face comes and goes under three ids.
+    assert ended_per_frame[285] == [track_id]
+    # ... while max_missed=2 ends the track after two empty rounds (at 208), so the face comes
+    # back under a second id at 233.
     ids_per_frame, _ = sakurasou_loop[2]
-    assert len(ids_in(ids_per_frame, 153, 284)) == 3
-    assert ids_per_frame[170] == ids_per_frame[179] != ids_per_frame[210] == ids_per_frame[219]
+    assert len(ids_in(ids_per_frame, 153, 284)) == 2
+    assert ids_in(ids_per_frame, 208, 232) == set()
+    assert ids_per_frame[198] == ids_per_frame[207] != ids_per_frame[233] == ids_per_frame[257]
 
 
 @pytest.mark.parametrize("max_missed", MAX_MISSED)

@@ -75,12 +75,7 @@ def test_train_detector_refuses_bad_arguments(tiny_data, tmp_path, capsys):
 
 
 def test_help_defaults_match_the_library():
-    from export.detector_train import DetectorTrainConfig
-    from streamer.commands.train_detector import DEFAULTS
-
-    config = DetectorTrainConfig(data=(), output="x.keras")
-    assert {k: getattr(config, k) for k in DEFAULTS} == DEFAULTS
-    from export.detector_export import PARITY_TOLERANCE
+    from streamer.training.detector_export import PARITY_TOLERANCE
     from streamer.commands.export import DETECTOR_TOLERANCE
     from streamer.commands.score import STILLS_IOU
     from streamer.still_scoring import DEFAULT_IOU

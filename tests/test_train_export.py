@@ -189,8 +189,8 @@ def tiny_models():
 def test_sequential_and_functional_models_export_and_a_failed_parity_writes_nothing(tmp_path, capsys):
     import onnx
 
-    from export.model_io import save_classifier
-    from export.onnx_export import export_onnx
+    from streamer.training.model_io import save_classifier
+    from streamer.training.onnx_export import export_onnx
     from streamer.model_contract import ModelContract
 
     contract = ModelContract(labels=("a", "b"), input_size=(96, 96))
@@ -257,7 +257,7 @@ def test_train_rejects_weights_that_do_not_fit(chain, tmp_path, capsys, weights_
 
 
 def test_crop_margin_comes_from_prepare_or_is_zero_for_ready_made_crops(chain, tmp_path):
-    from export.dataset import crop_margin_of
+    from streamer.training.dataset import crop_margin_of
 
     assert crop_margin_of(chain["faces"]) == CROP_MARGIN
     assert crop_margin_of(NEWGAME8) == 0.0
@@ -267,7 +267,7 @@ def test_crop_margin_comes_from_prepare_or_is_zero_for_ready_made_crops(chain, t
 
 
 def test_width_is_read_from_the_weights_file():
-    from export.backbones import get_spec, resolve_weights
+    from streamer.training.backbones import get_spec, resolve_weights
 
     assert resolve_weights(get_spec("mobilenet"), str(MOBILENET_PATH), None).alpha == 0.25
     # "imagenet" for MobileNet 0.25 resolves the pinned asset through STREAMER_ASSETS, offline.
@@ -295,40 +295,60 @@ def test_train_rejects_bad_data_folders(tmp_path, capsys, layout, message):
 
 
 def test_help_defaults_match_the_library():
-    from dataclasses import fields
-
-    from export.onnx_export import DEFAULT_OPSET, PARITY_TOLERANCE
-    from export.prepare import DEFAULT_TEST_FRACTION, DetectorSettings
-    from export.train import TrainConfig
+    from streamer.training.onnx_export import DEFAULT_OPSET, PARITY_TOLERANCE
+    from streamer.training.prepare import DEFAULT_TEST_FRACTION, DetectorSettings
     from streamer.commands import export as export_command
     from streamer.commands import prepare as prepare_command
     from streamer.commands import train as train_command
 
-    config = TrainConfig()
-    for name, value in train_command.DEFAULTS.items():
-        assert getattr(config, name) == value, name
-    assert {f.name for f in fields(TrainConfig)} - set(train_command.DEFAULTS) == {
-        "alpha", "flip_average", "threads", "crop_margin",
-        "others_per_epoch", "others_max", "others_held_out", "projection_size", "cosine_scale",
-    }
     settings = DetectorSettings()
     assert prepare_command.DEFAULTS["test_fraction"] == DEFAULT_TEST_FRACTION
     for name in ("min_neighbors", "scale_factor", "min_face"):
         assert prepare_command.DEFAULTS[name] == getattr(settings, name)
     assert (prepare_command.DEFAULTS["detect_width"] or None) == settings.detect_width
     assert (export_command.DEFAULT_OPSET, export_command.DEFAULT_TOLERANCE) == (DEFAULT_OPSET, PARITY_TOLERANCE)
-    from export.backbones import BACKBONES
+    from streamer.training.backbones import BACKBONES
 
     assert tuple(BACKBONES) == train_command.BACKBONE_NAMES
 
 
 def test_cli_help_does_not_load_tensorflow():
     # Every module of the runtime package, not only the CLI: annotate and live must never pull it in.
+    # The train commands take their defaults from streamer.training.config, the one training
+    # module the CLI may load.
     code = (
         "import sys, pkgutil, importlib, streamer; from streamer.cli import build_parser; build_parser().format_help();"
         "[importlib.import_module(m.name) for m in pkgutil.walk_packages(streamer.__path__, 'streamer.')"
         " if m.name != 'streamer.__main__'];"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'export', 'tf2onnx')))"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'export', 'tf2onnx')"
+        " or m.startswith('streamer.training')))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    assert out.strip() == "['streamer.training', 'streamer.training.config']"
+
+
+def test_training_installs_as_streamer_training_not_export(tmp_path):
+    """From outside the checkout, the install alone finds the training side under the streamer
+    namespace, and no generic top-level `export` package."""
+    code = (
+        "import importlib.util as u; print(u.find_spec('export') is None);"
+        "print(u.find_spec('streamer.training.train').origin)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    no_export, origin = out.split("\n")[:2]
+    assert no_export == "True"
+    assert Path(origin).name == "train.py" and Path(origin).parent.name in ("export", "training")
+
+
+def test_setup_cfg_lists_every_package():
+    """setup.cfg's package list is explicit (find: cannot see export/ remapped to
+    streamer.training): a package folder missing from it would be left out of a wheel."""
+    import configparser
+
+    from setuptools import find_packages
+
+    options = configparser.ConfigParser(interpolation=None)
+    options.read(REPO / "setup.cfg")
+    listed = options["options"]["packages"].split()
+    assert sorted(listed) == sorted([*find_packages(str(REPO), include=["streamer", "streamer.*"]), "streamer.training"])
+    assert options["options"]["package_dir"].split() == ["streamer.training", "=", "export"]

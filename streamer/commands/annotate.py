@@ -37,22 +37,24 @@ def run(args: argparse.Namespace) -> int:
     if is_image_input(args.input):
         return _run_images(args)
     from streamer.annotate import EncoderSettings, annotate, print_profile
+    from streamer.commands.runtime import quick_thread_handoff
 
-    result = annotate(
-        args.input,
-        args.output,
-        args.model,
-        detector=args.detector,
-        cascade_path=args.cascade,
-        sidecar_path=args.sidecar,
-        settings=loop_settings(args),
-        encoder=EncoderSettings(preset=args.preset, crf=args.crf),
-        force=args.force,
-        progress=False if args.quiet else None,
-        profile=args.profile,
-        warn=lambda text: print(f"streamer: {text}", file=sys.stderr),
-        strict=args.strict,
-    )
+    with quick_thread_handoff():  # decoder, encoder and loop threads take turns
+        result = annotate(
+            args.input,
+            args.output,
+            args.model,
+            detector=args.detector,
+            cascade_path=args.cascade,
+            sidecar_path=args.sidecar,
+            settings=loop_settings(args),
+            encoder=EncoderSettings(preset=args.preset, crf=args.crf),
+            force=args.force,
+            progress=False if args.quiet else None,
+            profile=args.profile,
+            warn=lambda text: print(f"streamer: {text}", file=sys.stderr),
+            strict=args.strict,
+        )
     if result.damaged:
         from streamer.sources import describe_damage
 

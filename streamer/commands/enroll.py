@@ -33,12 +33,12 @@ def run(args: argparse.Namespace) -> int:
     from streamer.atomic import AtomicPath, check_output_path
     from streamer.enroll import enroll
     from streamer.image_files import character_folders, list_images
-    from streamer.progress import Progress
+    from streamer.progress import progress_bar
 
     output = Path(args.output)
     check_output_path(output, inputs=[args.model], force=args.force)
     total = sum(len(list_images(folder)[0]) for folder in character_folders(Path(args.folder)))
-    with Progress(total, enabled=False if args.quiet else None, unit="images") as progress:
+    with progress_bar(total, enabled=False if args.quiet else None, unit="image") as progress:
         result = enroll(args.model, args.folder, detector=args.detector, on_image=progress.update)
     with AtomicPath(output) as temporary:
         temporary.write_text(result.gallery.to_json(), encoding="utf-8")

@@ -1,5 +1,5 @@
 """`streamer evaluate MODEL TEST_DIR`: accuracy, per-character figures, confusion matrix, and
-a per-image table of a .keras or .onnx classifier. The work is in `export.evaluate`."""
+a per-image table of a .keras or .onnx classifier. The work is in `streamer.training.evaluate`."""
 
 from __future__ import annotations
 
@@ -42,10 +42,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from export.evaluate import evaluate, foreign_images, labelled_images, summary_lines, write_reports
-    from export.dataset import test_folder
-    from export.outdir import AtomicDir, check_output_dir
-    from streamer.progress import Progress
+    from streamer.training.evaluate import evaluate, foreign_images, labelled_images, summary_lines, write_reports
+    from streamer.training.dataset import test_folder
+    from streamer.training.outdir import AtomicDir, check_output_dir
+    from streamer.progress import progress_bar
 
     model = Path(args.model)
     out_dir = Path(args.output) if args.output else model.with_name(model.name + "-evaluation")
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     total = len(labelled_images(test_folder(args.test_dir)))
     if args.foreign:
         total += len(foreign_images(Path(args.foreign), ()))
-    with Progress(total, enabled=False if args.quiet else None, unit="images") as progress:
+    with progress_bar(total, enabled=False if args.quiet else None, unit="image") as progress:
         evaluation = evaluate(
             model, args.test_dir, on_batch=progress.update, foreign_dir=args.foreign,
             galleries=args.gallery, threshold=args.threshold,

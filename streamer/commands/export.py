@@ -1,5 +1,5 @@
 """`streamer export MODEL.keras -o MODEL.onnx`: the runtime's ONNX classifier, with labels and
-preprocessing in its metadata, checked against Keras. The work is in `export.onnx_export`."""
+preprocessing in its metadata, checked against Keras. The work is in `streamer.training.onnx_export`."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import argparse
 import sys
 from pathlib import Path
 
-DEFAULT_OPSET = 17  # mirrors export.onnx_export.DEFAULT_OPSET (a test checks they agree)
+DEFAULT_OPSET = 17  # mirrors streamer.training.onnx_export.DEFAULT_OPSET (a test checks they agree)
 DEFAULT_TOLERANCE = 1e-4
-DETECTOR_TOLERANCE = 1e-3  # mirrors export.detector_export.PARITY_TOLERANCE (a test checks they agree)
+DETECTOR_TOLERANCE = 1e-3  # mirrors streamer.training.detector_export.PARITY_TOLERANCE (a test checks they agree)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -43,12 +43,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"-o must name an .onnx file, got {output}")
     check_output_path(output, inputs=[args.model], force=args.force)
 
-    from export.model_io import read_payload
+    from streamer.training.model_io import read_payload
 
     if "detector" in read_payload(args.model):
         return _export_detector(args, output)
 
-    from export.onnx_export import export_onnx
+    from streamer.training.onnx_export import export_onnx
 
     result = export_onnx(args.model, output, check_images=args.check_images, opset=args.opset, tolerance=DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance)
     if not args.quiet:
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _export_detector(args: argparse.Namespace, output: Path) -> int:
-    from export.detector_export import export_detector
+    from streamer.training.detector_export import export_detector
 
     # A detector's parity is checked on raw scores and log sizes: the classifier's 1e-4 on
     # probabilities is too strict for them, so the detector has its own default.

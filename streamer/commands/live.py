@@ -91,15 +91,18 @@ def run(args: argparse.Namespace) -> int:
     import contextlib
     import os
 
-    from streamer.live import SourceOptions, run_live
+    from streamer.commands.runtime import quick_thread_handoff, stop_on_signals
+    from streamer.errors import DisplayError
+    from streamer.live import LiveOptions, run_live
+    from streamer.sinks.mp4 import EncoderSettings
+    from streamer.sources import SourceOptions
 
     width, height = _size(args.size)
     if args.capture_fps is not None and args.capture_fps <= 0:
         raise UsageError("--fps must be above 0")
     if args.stats_every < 0:
         raise UsageError("--stats-every must be 0 (only at the end) or more")
-    options = SourceOptions(
-        realtime=args.realtime,
+    source_options = SourceOptions(
         capture_fps=args.capture_fps,
         width=width,
         height=height,
@@ -109,27 +112,37 @@ def run(args: argparse.Namespace) -> int:
         reconnect_for=args.reconnect_for,
         input_options=_input_options(args.input_option),
     )
+    options = LiveOptions(
+        realtime=args.realtime,
+        window=args.window,
+        max_frames=args.max_frames,
+        duration=args.duration,
+        stats_every=args.stats_every or None,
+    )
     with contextlib.ExitStack() as stack:
         log = stack.enter_context(open(os.devnull, "w")) if args.quiet else sys.stderr
-        result = run_live(
-            args.source,
-            args.model,
-            detector=args.detector,
-            cascade_path=args.cascade,
-            settings=loop_settings(args),
-            source_options=options,
-            record=args.record,
-            sidecar=args.sidecar,
-            window=args.window,
-            max_frames=args.max_frames,
-            duration=args.duration,
-            force=args.force,
-            preset=args.preset,
-            crf=args.crf,
-            stats_every=args.stats_every or None,
-            log=log,
-            profile=args.profile,
-        )
+        # The capture thread hands frames over sooner; Ctrl-C and SIGTERM finish the outputs.
+        stack.enter_context(quick_thread_handoff())
+        stop = stack.enter_context(stop_on_signals())
+        try:
+            result = run_live(
+                args.source,
+                args.model,
+                detector=args.detector,
+                cascade_path=args.cascade,
+                settings=loop_settings(args),
+                source_options=source_options,
+                options=options,
+                record=args.record,
+                sidecar=args.sidecar,
+                encoder=EncoderSettings(preset=args.preset, crf=args.crf),
+                force=args.force,
+                log=log,
+                profile=args.profile,
+                stop=stop,
+            )
+        except DisplayError as exc:
+            raise UsageError(f"{exc}; run with --no-window") from None
     if not args.quiet:
         print(result.summary(), file=sys.stderr)
     if args.profile:

@@ -7,6 +7,21 @@ import argparse
 from streamer.detectors import DEFAULT_DETECT_WIDTH
 from streamer.pipeline import DEFAULT_DETECT_EVERY, DEFAULT_THRESHOLD, LoopSettings
 
+# The flag each library setting comes from, for errors (streamer.errors.SettingError).
+SETTING_FLAGS = {
+    "detect_every": "--detect-every",
+    "detect_width": "--detect-width",
+    "threshold": "--threshold",
+    "galleries": "--gallery",
+    "max_frames": "--max-frames",
+    "duration": "--duration",
+    "stats_every": "--stats-every",
+    "capture_fps": "--fps",
+    "open_timeout": "--open-timeout",
+    "read_timeout": "--read-timeout",
+    "reconnect_for": "--reconnect-for",
+}
+
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 
 
@@ -53,3 +68,8 @@ def loop_settings(args: argparse.Namespace) -> LoopSettings:
         detect_every=args.detect_every, detect_width=args.detect_width, threshold=args.threshold,
         galleries=tuple(args.gallery),
     )
+
+
+def setting_message(setting: str, problem: str) -> str:
+    """"--detect-every must be 1 or more" for the library's ("detect_every", "must be 1 or more")."""
+    return f"{SETTING_FLAGS.get(setting, setting)} {problem}"

@@ -1,6 +1,6 @@
 """`streamer prepare RAW_DIR OUT_DIR`: face crops from illustrations, split into train/test.
 
-Arguments only; the work is in `export.prepare` (imported inside `run`, so `streamer --help`
+Arguments only; the work is in `streamer.training.prepare` (imported inside `run`, so `streamer --help`
 stays light).
 """
 
@@ -50,8 +50,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from export.prepare import DetectorSettings, count_images, prepare
-    from streamer.progress import Progress
+    from streamer.training.prepare import DetectorSettings, count_images, prepare
+    from streamer.progress import progress_bar
 
     settings = DetectorSettings(
         detector=args.detector,
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         scale_factor=args.scale_factor,
         min_face=args.min_face,
     )
-    with Progress(count_images(args.raw_dir), enabled=False if args.quiet else None, unit="images") as progress:
+    with progress_bar(count_images(args.raw_dir), enabled=False if args.quiet else None, unit="image") as progress:
         report = prepare(
             args.raw_dir,
             args.out_dir,

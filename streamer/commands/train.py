@@ -1,6 +1,7 @@
 """`streamer train DATA_DIR -o MODEL.keras`: transfer learning of a character classifier.
 
-Arguments only; the work is in `export.train` (TensorFlow is imported inside `run`).
+Arguments only; the work is in `streamer.training.train` (TensorFlow is imported inside `run`);
+the defaults are `streamer.training.config.TrainConfig`'s, which loads no TensorFlow.
 """
 
 from __future__ import annotations
@@ -9,30 +10,13 @@ import argparse
 import sys
 from pathlib import Path
 
-# Mirrors export.train.TrainConfig's defaults for the help text (a test checks they agree).
-DEFAULTS = {
-    "backbone": "mobilenet",
-    "weights": "imagenet",
-    "resolution": 224,
-    "epochs": 30,
-    "fine_tune_epochs": 60,
-    "fine_tune_layers": -1,
-    "batch_size": 16,
-    "learning_rate": 3e-3,
-    "fine_tune_learning_rate": 1e-4,
-    "val_fraction": 0.15,
-    "patience": 15,
-    "label_smoothing": 0.1,
-    "dropout": 0.3,
-    "augment": 1.0,
-    "others": ("auto",),
-    "seed": 1,
-}
+from streamer.training.config import TrainConfig
+
 BACKBONE_NAMES = ("mobilenet", "mobilenetv2", "efficientnetb0", "inceptionv3")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    d = DEFAULTS
+    d = TrainConfig()  # the library's defaults, shown in the help
     parser = subparsers.add_parser(
         "train",
         help="train a character classifier (.keras) on DATA_DIR/train/<character>/ face crops",
@@ -43,37 +27,37 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("data_dir", metavar="DATA_DIR", help="folder with train/<character>/ images (as prepare writes it)")
     parser.add_argument("-o", "--output", required=True, metavar="MODEL.keras", help="Keras model to write")
-    parser.add_argument("--backbone", default=d["backbone"], choices=BACKBONE_NAMES, type=str.lower,
-                        help=f"pretrained network to start from (default {d['backbone']})")
-    parser.add_argument("--weights", default=d["weights"], metavar="imagenet|none|PATH",
+    parser.add_argument("--backbone", default=d.backbone, choices=BACKBONE_NAMES, type=str.lower,
+                        help=f"pretrained network to start from (default {d.backbone})")
+    parser.add_argument("--weights", default=d.weights, metavar="imagenet|none|PATH",
                         help="backbone weights: imagenet (MobileNet 0.25 from the assets, others downloaded by Keras), "
                         "none (random), or a Keras weights file such as mobilenet_2_5_224_tf_no_top.h5, whose width "
-                        "is read from the file (default imagenet)")
+                        f"is read from the file (default {d.weights})")
     parser.add_argument("--alpha", type=float, default=None,
                         help="backbone width for MobileNet/MobileNetV2 (default: from the weights file; 0.25 for "
                         "MobileNet, 1.0 for MobileNetV2)")
-    parser.add_argument("--resolution", type=int, default=d["resolution"], metavar="PX",
-                        help=f"side the backbone sees: the 96x96 crops are upscaled inside the model (default {d['resolution']})")
-    parser.add_argument("--epochs", type=int, default=d["epochs"], metavar="N",
-                        help=f"at most N epochs with the backbone frozen (default {d['epochs']})")
-    parser.add_argument("--fine-tune-epochs", type=int, default=d["fine_tune_epochs"], metavar="N",
-                        help=f"then at most N epochs fine-tuning the backbone's top layers; 0 skips (default {d['fine_tune_epochs']})")
-    parser.add_argument("--fine-tune-layers", type=int, default=d["fine_tune_layers"], metavar="N",
-                        help=f"backbone layers unfrozen from the top for fine-tuning, -1 = all (default {d['fine_tune_layers']})")
-    parser.add_argument("--batch-size", type=int, default=d["batch_size"], metavar="N", help=f"(default {d['batch_size']})")
-    parser.add_argument("--learning-rate", type=float, default=d["learning_rate"], metavar="LR",
-                        help=f"Adam learning rate of the frozen phase (default {d['learning_rate']:g})")
-    parser.add_argument("--fine-tune-learning-rate", type=float, default=d["fine_tune_learning_rate"], metavar="LR",
-                        help=f"learning rate of fine-tuning (default {d['fine_tune_learning_rate']:g})")
-    parser.add_argument("--val-fraction", type=float, default=d["val_fraction"], metavar="F",
-                        help=f"share of each character's training images held out for early stopping (default {d['val_fraction']})")
-    parser.add_argument("--patience", type=int, default=d["patience"], metavar="N",
-                        help=f"stop a phase after N epochs without a better validation score (default {d['patience']})")
-    parser.add_argument("--label-smoothing", type=float, default=d["label_smoothing"], metavar="E",
-                        help=f"(default {d['label_smoothing']})")
-    parser.add_argument("--dropout", type=float, default=d["dropout"], metavar="P", help=f"before the last layer (default {d['dropout']})")
-    parser.add_argument("--augment", type=float, default=d["augment"], metavar="S",
-                        help=f"augmentation strength (flips, rotation, zoom, shifts, brightness, contrast); 0 = off (default {d['augment']:g})")
+    parser.add_argument("--resolution", type=int, default=d.resolution, metavar="PX",
+                        help=f"side the backbone sees: the 96x96 crops are upscaled inside the model (default {d.resolution})")
+    parser.add_argument("--epochs", type=int, default=d.epochs, metavar="N",
+                        help=f"at most N epochs with the backbone frozen (default {d.epochs})")
+    parser.add_argument("--fine-tune-epochs", type=int, default=d.fine_tune_epochs, metavar="N",
+                        help=f"then at most N epochs fine-tuning the backbone's top layers; 0 skips (default {d.fine_tune_epochs})")
+    parser.add_argument("--fine-tune-layers", type=int, default=d.fine_tune_layers, metavar="N",
+                        help=f"backbone layers unfrozen from the top for fine-tuning, -1 = all (default {d.fine_tune_layers})")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size, metavar="N", help=f"(default {d.batch_size})")
+    parser.add_argument("--learning-rate", type=float, default=d.learning_rate, metavar="LR",
+                        help=f"Adam learning rate of the frozen phase (default {d.learning_rate:g})")
+    parser.add_argument("--fine-tune-learning-rate", type=float, default=d.fine_tune_learning_rate, metavar="LR",
+                        help=f"learning rate of fine-tuning (default {d.fine_tune_learning_rate:g})")
+    parser.add_argument("--val-fraction", type=float, default=d.val_fraction, metavar="F",
+                        help=f"share of each character's training images held out for early stopping (default {d.val_fraction})")
+    parser.add_argument("--patience", type=int, default=d.patience, metavar="N",
+                        help=f"stop a phase after N epochs without a better validation score (default {d.patience})")
+    parser.add_argument("--label-smoothing", type=float, default=d.label_smoothing, metavar="E",
+                        help=f"(default {d.label_smoothing})")
+    parser.add_argument("--dropout", type=float, default=d.dropout, metavar="P", help=f"before the last layer (default {d.dropout})")
+    parser.add_argument("--augment", type=float, default=d.augment, metavar="S",
+                        help=f"augmentation strength (flips, rotation, zoom, shifts, brightness, contrast); 0 = off (default {d.augment:g})")
     parser.add_argument("--no-flip-average", dest="flip_average", action="store_false",
                         help="do not average the scores of each crop and its mirror image in the saved model")
     parser.add_argument("--crop-margin", type=float, default=None, metavar="M",
@@ -84,8 +68,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         "unknown threshold: a folder of pictures (any sub-folders; square-ish crops up to 128 px as they are, "
                         "other pictures cut like prepare cuts them), none, or auto = the shared face folders "
                         "(animeface_patches, face_boxes illustrations, onepiece6) found via STREAMER_ASSETS or the cache; "
-                        "sub-folders named like a character being trained are skipped; repeatable (default auto)")
-    parser.add_argument("--seed", type=int, default=d["seed"], help=f"for the split, augmentation and initialisation (default {d['seed']})")
+                        f"sub-folders named like a character being trained are skipped; repeatable (default {' '.join(d.others)})")
+    parser.add_argument("--seed", type=int, default=d.seed, help=f"for the split, augmentation and initialisation (default {d.seed})")
     parser.add_argument("--threads", type=int, default=None, metavar="N", help="TensorFlow threads (default: all cores)")
     parser.add_argument("--curves", metavar="PNG", help="training curves image (default: MODEL.curves.png beside the model)")
     parser.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
@@ -105,9 +89,9 @@ def run(args: argparse.Namespace) -> int:
     check_output_path(output, force=args.force)
     check_output_path(curves, inputs=[output], force=args.force)
 
-    from export.reports import plot_training_curves
-    from export.train import TrainConfig, train
-    from streamer.progress import Progress
+    from streamer.training.reports import plot_training_curves
+    from streamer.training.train import train
+    from streamer.progress import progress_bar
 
     config = TrainConfig(
         backbone=args.backbone,
@@ -127,11 +111,11 @@ def run(args: argparse.Namespace) -> int:
         augment=args.augment,
         flip_average=args.flip_average,
         crop_margin=args.crop_margin,
-        others=tuple(args.others or DEFAULTS["others"]),
+        others=tuple(args.others or TrainConfig.others),
         seed=args.seed,
         threads=args.threads,
     )
-    with Progress(config.epochs + config.fine_tune_epochs, enabled=False if args.quiet else None, unit="epochs") as progress:
+    with progress_bar(config.epochs + config.fine_tune_epochs, enabled=False if args.quiet else None, unit="epoch") as progress:
         result = train(args.data_dir, output, config, on_epoch=lambda record: progress.update())
     plot_training_curves(result.history, curves, title=f"{output.name}: {config.backbone}")
     if not args.quiet:

@@ -1,6 +1,7 @@
 """`streamer train-detector DATA... -o detector.keras`: train the learned face detector.
 
-Arguments only; the work is in `export.detector_train` (TensorFlow is imported inside `run`).
+Arguments only; the work is in `streamer.training.detector_train` (TensorFlow is imported inside `run`);
+the defaults are `streamer.training.config.DetectorTrainConfig`'s, which loads no TensorFlow.
 The shipped detector (models/face_detector.onnx) is this command at its defaults on the shared
 data, then `streamer export`: docs/detector.md.
 """
@@ -11,21 +12,11 @@ import argparse
 import sys
 from pathlib import Path
 
-# Mirrors export.detector_train.DetectorTrainConfig's defaults for the help text (a test checks).
-DEFAULTS = {
-    "alpha": 0.35,
-    "steps": 6000,
-    "batch_size": 16,
-    "size": 320,
-    "detect_width": 480,
-    "learning_rate": 2e-3,
-    "episode_weight": 1.0,
-    "seed": 1,
-}
+from streamer.training.config import DetectorTrainConfig
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    d = DEFAULTS
+    d = DetectorTrainConfig(data=(), output="")  # the library's defaults, shown in the help
     parser = subparsers.add_parser(
         "train-detector",
         help="train the anime-face detector (.keras) on pictures with face boxes",
@@ -40,19 +31,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help="folder of face-free patches to mix into training mosaics (e.g. animeface_patches/negative)")
     parser.add_argument("--weights", default="imagenet", metavar="imagenet|none|PATH",
                         help="MobileNetV2 backbone weights: imagenet (the 0.35 file, found as an asset), none, or a file")
-    parser.add_argument("--alpha", type=float, default=d["alpha"], help=f"MobileNetV2 width (default {d['alpha']})")
-    parser.add_argument("--steps", type=int, default=d["steps"], metavar="N",
-                        help=f"training steps, one batch of fresh random samples each (default {d['steps']})")
-    parser.add_argument("--batch-size", type=int, default=d["batch_size"], metavar="N", help=f"(default {d['batch_size']})")
-    parser.add_argument("--size", type=int, default=d["size"], metavar="PX",
-                        help=f"side of the square training crops, a multiple of 32 (default {d['size']})")
-    parser.add_argument("--detect-width", type=int, default=d["detect_width"], metavar="PX",
-                        help=f"the width the runtime scales frames to: training scales pictures around it (default {d['detect_width']})")
-    parser.add_argument("--learning-rate", type=float, default=d["learning_rate"], metavar="LR",
-                        help=f"peak Adam learning rate, cosine-decayed (default {d['learning_rate']:g})")
-    parser.add_argument("--episode-weight", type=float, default=d["episode_weight"], metavar="W",
+    parser.add_argument("--alpha", type=float, default=d.alpha, help=f"MobileNetV2 width (default {d.alpha})")
+    parser.add_argument("--steps", type=int, default=d.steps, metavar="N",
+                        help=f"training steps, one batch of fresh random samples each (default {d.steps})")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size, metavar="N", help=f"(default {d.batch_size})")
+    parser.add_argument("--size", type=int, default=d.size, metavar="PX",
+                        help=f"side of the square training crops, a multiple of 32 (default {d.size})")
+    parser.add_argument("--detect-width", type=int, default=d.detect_width, metavar="PX",
+                        help=f"the width the runtime scales frames to: training scales pictures around it (default {d.detect_width})")
+    parser.add_argument("--learning-rate", type=float, default=d.learning_rate, metavar="LR",
+                        help=f"peak Adam learning rate, cosine-decayed (default {d.learning_rate:g})")
+    parser.add_argument("--episode-weight", type=float, default=d.episode_weight, metavar="W",
                         help="how often the second and later DATA are sampled, relative to the first (default 1)")
-    parser.add_argument("--seed", type=int, default=d["seed"], help=f"(default {d['seed']})")
+    parser.add_argument("--seed", type=int, default=d.seed, help=f"(default {d.seed})")
     parser.add_argument("--threads", type=int, default=None, metavar="N", help="TensorFlow threads (default: all cores)")
     parser.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
@@ -70,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
     check_output_path(output, inputs=list(args.data), force=args.force)
     weights = _weights(args.weights)
 
-    from export.detector_train import DetectorTrainConfig, train_detector
-    from streamer.progress import Progress
+    from streamer.training.detector_train import train_detector
+    from streamer.progress import progress_bar
 
     config = DetectorTrainConfig(
         data=tuple(args.data), output=str(output), negatives=args.negatives, weights=weights, alpha=args.alpha,
@@ -79,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate, episode_weight=args.episode_weight, seed=args.seed, threads=args.threads,
     )
     log = not args.quiet and not sys.stderr.isatty()
-    with Progress(config.steps, enabled=False if args.quiet else None, unit="steps") as progress:
+    with progress_bar(config.steps, enabled=False if args.quiet else None, unit="step") as progress:
         def report(step: int, steps: int, loss: float, heat: float, reg: float) -> None:
             progress.update()
             if log and (step % 250 == 0 or step == steps):

@@ -7,7 +7,7 @@ with onnxruntime on a copy of the frame scaled to `detect_width`.
     (twice: at the detection width and at half of it, for faces that fill the frame)
 
 The input preparation and the decoding are functions here (`prepare_input`, `decode`) because
-training's Keras twin (`export.model_io.KerasFaceDetector`) must do exactly the same: the
+training's Keras twin (`streamer.training.model_io.KerasFaceDetector`) must do exactly the same: the
 export's parity check compares the two.
 """
 

@@ -1,33 +1,41 @@
-"""Where frames go: an H.264 MP4 that keeps the input's size, timestamps and audio.
+"""An H.264 MP4 that keeps the input's size, timestamps and audio.
 
-    with FileSource("in.mp4") as source, Mp4Sink("out.mp4", source.info, audio_streams=source.audio_streams) as sink:
-        for frame in source:
-            sink.write(frame)
+    sink = Mp4Sink("out.mp4")
+    sink.open(StreamInfo.of(source))
+    for frame in source:
+        sink.write(frame)
+    sink.close()
 
 The file appears under its name only when complete (streamer.atomic.AtomicPath): an error or
-Ctrl-C inside the `with` leaves no file there, and a file already there stays untouched.
+Ctrl-C before `close()` leaves no file there, and a file already there stays untouched.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import queue
-import sys
-import threading
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import av
 
 from streamer.atomic import AtomicPath
+from streamer.detections import Detections
 from streamer.errors import OutputError
 from streamer.frames import YUV420P, Frame
-from streamer.sources import VideoInfo
+from streamer.sinks.base import Sink, StreamInfo
 
 
-class Mp4Sink:
+@dataclass(frozen=True)
+class EncoderSettings:
+    """x264's speed/size trade-off and quality (lower crf = better, 18-28 sensible)."""
+
+    preset: str = "veryfast"
+    crf: int = 23
+
+
+class Mp4Sink(Sink):
     """Encode frames to H.264 (libx264) in MP4, copying audio streams unchanged.
 
     Video: the input's width and height, nominal rate `info.average_rate` (an exact
@@ -38,39 +46,43 @@ class Mp4Sink:
     4:4:4 profile: FFmpeg, VLC and mpv play it, browsers and QuickTime may not.
     YUV420P frames are handed to the encoder as they are; BGR24 frames are converted once.
 
-    Audio: `audio_streams` are the input's av.AudioStream objects (from `source.audio_streams`);
+    Audio: `stream.audio_streams` are the input's av.AudioStream objects;
     each becomes an output stream with the same codec and parameters, and the packets on each
     written frame's `audio_packets` are muxed into it with their timestamps (no re-encoding).
-    Packets of streams not listed are dropped; `audio_streams=()` writes video only.
+    Packets of streams not listed are dropped; no audio streams: video only.
     The sink takes the packets over: it re-labels them for the output (stream and time base),
     so one frame's audio packets can be written to one sink only.
 
     preset, crf: x264 speed/size trade-off and quality (lower crf = better, 18-28 sensible).
     """
 
-    def __init__(
-        self,
-        path: str | os.PathLike,
-        info: VideoInfo,
-        *,
-        audio_streams: Iterable[Any] = (),
-        preset: str = "veryfast",
-        crf: int | float = 23,
-    ) -> None:
+    stage = "encode"
+
+    def __init__(self, path: str | os.PathLike, *, preset: str = "veryfast", crf: int | float = 23) -> None:
         self.path = Path(path)
-        self.info = info
+        self.preset = preset
+        self.crf = crf
         self.frames_written = 0
         self._last_pts: int | None = None
+        self._opened = False
         self._closed = False
+        self._atomic: AtomicPath | None = None
+
+    def open(self, stream: StreamInfo) -> None:
+        if self._opened:
+            raise RuntimeError(f"{self.path}: the sink is already open")
+        self._opened = True
+        self.info = stream.video
         self._atomic = AtomicPath(self.path)  # OutputError when the folder is not writable
         try:
             self._container = av.open(str(self._atomic.path), mode="w", format="mp4")
         except (av.error.FFmpegError, OSError) as exc:
+            self._closed = True
             self._atomic.discard()
             raise OutputError(f"cannot write {self.path}: {getattr(exc, 'strerror', None) or exc}") from None
         try:
-            self._video = self._add_video(preset, crf)
-            self._audio_by_input_index = self._add_audio(tuple(audio_streams))
+            self._video = self._add_video(self.preset, self.crf)
+            self._audio_by_input_index = self._add_audio(tuple(stream.audio_streams))
         except BaseException:
             self._abort()
             raise
@@ -96,10 +108,10 @@ class Mp4Sink:
             mapping[template.index] = self._container.add_stream_from_template(template)
         return mapping
 
-    def write(self, frame: Frame) -> None:
+    def write(self, frame: Frame, detections: Detections | None = None) -> None:
         """Encode one frame (BGR24 (H, W, 3) or YUV420P (H*3/2, W), uint8) and mux its audio packets."""
-        if self._closed:
-            raise RuntimeError("write() on a closed Mp4Sink")
+        if self._closed or not self._opened:
+            raise RuntimeError("write() on an Mp4Sink that is not open")
         if (frame.width, frame.height) != (self.info.width, self.info.height):
             raise ValueError(
                 f"frame is {frame.width}x{frame.height}, the sink was opened for {self.info.width}x{self.info.height}"
@@ -144,6 +156,8 @@ class Mp4Sink:
         """Flush the encoder, finish the file and move it under its name; returns the path."""
         if self._closed:
             return self.path
+        if not self._opened:
+            raise RuntimeError("close() on an Mp4Sink that was never opened")
         try:
             self._container.mux(self._video.encode(None))
             self._container.close()
@@ -158,8 +172,9 @@ class Mp4Sink:
 
     def discard(self) -> None:
         """Abandon the output: nothing appears under its name (an existing file stays)."""
-        if not self._closed:
+        if self._opened and not self._closed:
             self._abort()
+        self._closed = True
 
     def _abort(self) -> None:
         self._closed = True
@@ -168,111 +183,3 @@ class Mp4Sink:
         except Exception:  # noqa: BLE001 - the file is thrown away anyway
             pass
         self._atomic.discard()
-
-    def __enter__(self) -> Mp4Sink:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.discard()
-
-
-class BackgroundSink:
-    """Runs another sink's `write` in a thread, so encoding overlaps the next frame's work.
-
-    x264 spends most of a frame's time in `write`; with the loop waiting on it, part of the
-    second core sits idle (measured at 1080p: 0.72x of plain decode+encode speed inline,
-    ~0.85x with this). A small queue bounds memory. The writer's exception is re-raised in the
-    caller at the next `write` or at `close`; `discard` (or leaving the `with` by an exception)
-    stops the thread and discards the inner sink, so nothing is left under the output name.
-    """
-
-    _POLL_S = 0.1
-
-    def __init__(self, sink: Any, *, queue_size: int = 4, name: str = "encoder") -> None:
-        self.sink = sink
-        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
-        self._error: BaseException | None = None
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._consume, name=name, daemon=True)
-        self._thread.start()
-
-    @property
-    def frames_written(self) -> int:
-        return self.sink.frames_written
-
-    def _consume(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                frame = self._queue.get(timeout=self._POLL_S)
-            except queue.Empty:
-                continue
-            if frame is None:
-                return
-            try:
-                self.sink.write(frame)
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                self._error = exc
-                return
-
-    def _raise_if_failed(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-    def write(self, frame: Frame) -> None:
-        while True:
-            self._raise_if_failed()
-            if not self._thread.is_alive():
-                raise OutputError(f"the encoder thread for {getattr(self.sink, 'path', 'the output')} stopped")
-            try:
-                self._queue.put(frame, timeout=self._POLL_S)
-                return
-            except queue.Full:
-                continue
-
-    def close(self) -> Path:
-        """Wait for the queued frames to be written, then close the inner sink."""
-        while self._thread.is_alive():
-            try:
-                self._queue.put(None, timeout=self._POLL_S)
-                break
-            except queue.Full:
-                continue
-        self._thread.join()
-        if self._error is not None:
-            self.sink.discard()
-            raise self._error
-        return self.sink.close()
-
-    def discard(self) -> None:
-        self._stopping.set()
-        self._thread.join()
-        self.sink.discard()
-
-    def __enter__(self) -> "BackgroundSink":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.discard()
-
-
-@contextlib.contextmanager
-def quick_thread_handoff(interval_s: float = 0.0005) -> Iterator[None]:
-    """Make Python hand the GIL between threads every `interval_s` (Python's own default is 5 ms) for a block.
-
-    The encoder thread needs the GIL for a moment after each x264 call; with the loop's
-    Python code running on the main thread, it waits up to the switch interval each time.
-    Measured at 1080p beside a busy Python thread: 33-35 fps encoded at 5 ms, 44-50 at 1 ms,
-    54 at 0.5 ms.
-    """
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(interval_s)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(previous)
