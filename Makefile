@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Offline asset lookup: the shared data beside the checkout (see README, "Assets").
 export STREAMER_ASSETS ?= $(abspath ../shared)
 
-.PHONY: demo test setup system-packages clean
+.PHONY: demo test test-fast setup system-packages clean
 
 $(BIN)/streamer: setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ demo: $(BIN)/streamer
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The inner loop: everything but the slow chains and TensorFlow training (a few minutes).
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow and not train" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamer import assets
-from streamer.errors import AssetError, ModelError, UsageError
+from streamer.errors import AssetError, ModelError, SettingError, UsageError
 
 
 @dataclass(frozen=True)
@@ -46,13 +46,13 @@ class BackboneSpec:
     def alpha_or_default(self, alpha: float | None) -> float | None:
         if not self.alphas:
             if alpha is not None:
-                raise UsageError(f"backbone {self.name} has no width multiplier; drop --alpha")
+                raise SettingError(f"backbone {self.name} has no width multiplier; leave {{alpha}} unset")
             return None
         if alpha is None:
             return self.default_alpha
         if alpha not in self.alphas:
-            raise UsageError(
-                f"backbone {self.name} comes in widths {', '.join(str(a) for a in self.alphas)}; got --alpha {alpha}"
+            raise SettingError(
+                f"backbone {self.name} comes in widths {', '.join(str(a) for a in self.alphas)}; got {{alpha}} {alpha}"
             )
         return alpha
 
@@ -110,7 +110,7 @@ def resolve_weights(spec: BackboneSpec, weights: str, alpha: float | None) -> We
         return WeightsChoice("imagenet", None, width)
     path = Path(choice)
     if not path.is_file():
-        raise UsageError(f"--weights must be imagenet, none or a weights file; {path} is not a file")
+        raise SettingError(f"{{weights}} must be imagenet, none or a weights file; {path} is not a file")
     return WeightsChoice("file", path, _width_of_file(spec, path, alpha))
 
 
@@ -128,7 +128,7 @@ def build_backbone(spec: BackboneSpec, weights: WeightsChoice, size: int):
             raise AssetError(
                 f"Keras could not download the ImageNet weights for {spec.name}"
                 f"{'' if weights.alpha is None else f' alpha {weights.alpha}'} ({_first_line(exc)}); "
-                f"pass --weights PATH to a weights file, or --weights none"
+                f"give a weights file instead, or weights none"
             ) from None
         raise
     if weights.path is not None:
@@ -179,7 +179,7 @@ def _width_of_file(spec: BackboneSpec, path: Path, alpha: float | None) -> float
     if matching is not None and (alpha is None or matching == alpha):
         return matching
     if matching is not None:
-        raise ModelError(f"{path.name} holds {spec.name} weights of width {matching}, not --alpha {alpha}")
+        raise ModelError(f"{path.name} holds {spec.name} weights of width {matching}, not alpha {alpha}")
     any_width = f" at any width ({', '.join(str(a) for a in spec.alphas)})" if spec.alphas else ""
     raise ModelError(
         f"{path.name} does not hold {spec.name} weights without top{any_width}: its {file_count} "

@@ -62,7 +62,9 @@ def crop_margin_of(data_dir: str | os.PathLike) -> float:
     try:
         return float(json.loads(settings.read_text(encoding="utf-8"))["crop_margin"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"{settings}: unreadable crop settings ({exc}); pass --crop-margin") from None
+        raise InputError(
+            f"{settings}: unreadable crop settings ({exc}); give the margin the crops were cut with (crop_margin)"
+        ) from None
 
 
 def detector_of(data_dir: str | os.PathLike) -> tuple[str, str]:

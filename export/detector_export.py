@@ -20,7 +20,7 @@ import numpy as np
 
 from streamer.training.onnx_export import DEFAULT_OPSET, _rename
 from streamer.atomic import AtomicPath
-from streamer.errors import InputError, ModelError, UsageError
+from streamer.errors import InputError, ModelError, SettingError
 
 PARITY_PICTURES = 8
 PARITY_TOLERANCE = 1e-3  # on raw scores and log sizes; boxes must agree to half a pixel
@@ -124,7 +124,7 @@ def convert_detector(model, opset: int = DEFAULT_OPSET):
 
 
 def _parity_pictures(check_images: str | os.PathLike | None, training: dict) -> list[np.ndarray]:
-    """A few real pictures: from --check-images, else the first annotation files trained on."""
+    """A few real pictures: from `check_images`, else the first annotation files trained on."""
     from streamer.image_files import list_images
     from streamer.face_boxes import read_pictures
 
@@ -132,7 +132,7 @@ def _parity_pictures(check_images: str | os.PathLike | None, training: dict) -> 
     if check_images is not None:
         folder = Path(check_images)
         if not folder.is_dir():
-            raise InputError(f"--check-images {folder} is not a folder")
+            raise InputError(f"{folder} is not a folder (the pictures to check the export against)")
         paths = list_images(folder)[0]
     else:
         for data in training.get("data", []):
@@ -142,5 +142,8 @@ def _parity_pictures(check_images: str | os.PathLike | None, training: dict) -> 
                 continue
     images = [im for im in (cv2.imread(str(p), cv2.IMREAD_COLOR) for p in paths[:PARITY_PICTURES]) if im is not None]
     if not images:
-        raise UsageError("no pictures for the parity check: the training data is not recorded or gone; pass --check-images DIR")
+        raise SettingError(
+            "no pictures for the parity check: the training data is not recorded or gone; "
+            "give a folder of pictures as {check_images}"
+        )
     return images

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from streamer.detectors.contract import DetectorContract
-from streamer.errors import InputError, UsageError
+from streamer.errors import InputError, SettingError
 from streamer.face_boxes import read_pictures
 from streamer.training.config import DetectorTrainConfig  # defined apart, for the CLI; callers may import it here
 
@@ -42,10 +42,12 @@ def train_detector(config: DetectorTrainConfig, progress=None) -> DetectorTrainR
     from streamer.training.detector_model import build_detector, detector_loss
     from streamer.training.tf_runtime import configure, import_tensorflow
 
-    if config.steps < 1 or config.batch_size < 1:
-        raise UsageError("--steps and --batch-size must be 1 or more")
+    if config.steps < 1:
+        raise SettingError(f"{{steps}} must be 1 or more, got {config.steps}")
+    if config.batch_size < 1:
+        raise SettingError(f"{{batch_size}} must be 1 or more, got {config.batch_size}")
     if config.size % 32:
-        raise UsageError("--size must be a multiple of 32")
+        raise SettingError(f"{{size}} must be a multiple of 32, got {config.size}")
     train_groups, val_pictures = [], []
     for data in config.data:
         pictures = read_pictures(data)

@@ -302,17 +302,17 @@ def foreign_images(folder: Path, labels: Sequence[str]) -> list[tuple[Path, str]
     from streamer.image_files import list_images_recursive
 
     if not folder.is_dir():
-        raise InputError(f"--foreign {folder} is not a folder")
+        raise InputError(f"{folder} is not a folder (the foreign faces)")
     for dirpath, dirnames, _ in os.walk(folder, followlinks=True):
         clash = sorted(set(dirnames) & set(labels))
         if clash:
             raise InputError(
-                f"--foreign {folder}: sub-folder {Path(dirpath) / clash[0]} is named like a character the model "
+                f"foreign faces {folder}: sub-folder {Path(dirpath) / clash[0]} is named like a character the model "
                 f"knows; foreign faces must be of characters it must not name"
             )
     paths = list_images_recursive(folder)
     if not paths:
-        raise InputError(f"--foreign {folder} holds no images")
+        raise InputError(f"foreign faces {folder}: the folder holds no images")
     return [(path, FOREIGN) for path in paths]
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from streamer.image_files import list_images, read_image
 from streamer.atomic import AtomicPath
-from streamer.errors import InputError, ModelError, UsageError
+from streamer.errors import InputError, ModelError, SettingError
 
 DEFAULT_OPSET = 17
 PARITY_TOLERANCE = 1e-4
@@ -147,16 +147,16 @@ def _parity_folder(check_images: str | os.PathLike | None, training: dict) -> Pa
     if check_images is not None:
         folder = Path(check_images)
         if not folder.is_dir():
-            raise InputError(f"--check-images {folder} is not a folder")
+            raise InputError(f"{folder} is not a folder (the images to check the export against)")
         return folder
     data_dir = training.get("data_dir")
     if data_dir:
         for candidate in (Path(data_dir) / "test", Path(data_dir) / "train"):
             if candidate.is_dir():
                 return candidate
-    raise UsageError(
+    raise SettingError(
         "no images for the parity check: the folder the model was trained on is not recorded or gone; "
-        "pass --check-images DIR"
+        "give a folder of images as {check_images}"
     )
 
 

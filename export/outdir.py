@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 from streamer.atomic import check_writable_parent, give_usual_mode, output_error_for
-from streamer.errors import OutputError
+from streamer.errors import OutputError, OutputExistsError
 
 
 def check_output_dir(output: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), force: bool = False) -> Path:
@@ -32,7 +32,7 @@ def check_output_dir(output: str | os.PathLike, inputs: Iterable[str | os.PathLi
         if resolved == source or source in resolved.parents or resolved in source.parents:
             raise OutputError(f"output folder {path} overlaps the input {given}; choose a folder outside it")
     if path.is_dir() and any(path.iterdir()) and not force:
-        raise OutputError(f"output folder {path} exists and is not empty; pass --force to replace it")
+        raise OutputExistsError(f"output folder {path} exists and is not empty")
     check_writable_parent(path)
     return path
 

@@ -52,7 +52,7 @@ from streamer.training.config import TrainConfig  # defined without TensorFlow, 
 from streamer.training.dataset import ImageSet, crop_margin_of, detector_of, load_image_folder, stratified_split, train_folder
 from streamer.training.layers import Centered, CosineScores, FlipLeftRight, L2Normalize
 from streamer.training.model_io import save_classifier
-from streamer.errors import AssetError, InputError, UsageError
+from streamer.errors import AssetError, InputError, SettingError
 from streamer.image_files import list_images_recursive
 from streamer.model_contract import ModelContract, resize_crop
 from streamer.open_set import Calibration, calibrate, prototype_scores, prototypes_of
@@ -290,7 +290,7 @@ def resolve_others(choices: tuple[str, ...] | str) -> list[Path]:
             continue
         folder = Path(choice)
         if not folder.is_dir():
-            raise UsageError(f"--others must be auto, none or a folder of pictures; {folder} is not a folder")
+            raise SettingError(f"{{others}} must be auto, none or a folder of pictures; {folder} is not a folder")
         folders.append(folder)
     return folders
 
@@ -323,7 +323,7 @@ def load_others(
                     break
     if len(faces) < 20:
         where = ", ".join(str(f) for f in folders)
-        raise InputError(f"--others {where}: {len(faces)} faces found; give folders with at least 20 faces of other characters")
+        raise InputError(f"others {where}: {len(faces)} faces found; give folders with at least 20 faces of other characters")
     order = rng.permutation(len(faces))
     images = np.stack([faces[i] for i in order])
     held_count = min(config.others_held_out, len(faces) // 5)
@@ -396,19 +396,19 @@ def _dataset(images: ImageSet, config: TrainConfig, shuffle: bool, others: np.nd
 
 def _check_config(config: TrainConfig) -> None:
     if config.epochs < 1:
-        raise UsageError(f"--epochs must be at least 1, got {config.epochs}")
+        raise SettingError(f"{{epochs}} must be at least 1, got {config.epochs}")
     if config.fine_tune_epochs < 0:
-        raise UsageError(f"--fine-tune-epochs must be 0 or more, got {config.fine_tune_epochs}")
+        raise SettingError(f"{{fine_tune_epochs}} must be 0 or more, got {config.fine_tune_epochs}")
     if not 0.0 <= config.val_fraction < 1.0:
-        raise UsageError(f"--val-fraction must be in [0, 1), got {config.val_fraction}")
+        raise SettingError(f"{{val_fraction}} must be in [0, 1), got {config.val_fraction}")
     if config.batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, got {config.batch_size}")
+        raise SettingError(f"{{batch_size}} must be at least 1, got {config.batch_size}")
     if not 0.0 <= config.label_smoothing < 1.0:
-        raise UsageError(f"--label-smoothing must be in [0, 1), got {config.label_smoothing}")
+        raise SettingError(f"{{label_smoothing}} must be in [0, 1), got {config.label_smoothing}")
     if config.crop_margin is not None and not 0.0 <= config.crop_margin <= 2.0:
-        raise UsageError(f"--crop-margin must be in [0, 2], got {config.crop_margin}")
+        raise SettingError(f"{{crop_margin}} must be in [0, 2], got {config.crop_margin}")
     if config.resolution < INPUT_SIZE[0]:
-        raise UsageError(f"--resolution must be at least {INPUT_SIZE[0]} (the crop size), got {config.resolution}")
+        raise SettingError(f"{{resolution}} must be at least {INPUT_SIZE[0]} (the crop size), got {config.resolution}")
 
 
 class BestWeights(keras.callbacks.Callback):

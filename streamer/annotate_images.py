@@ -113,7 +113,7 @@ def _plan(input_path: Path, output_path: Path, force: bool) -> tuple[list[Path],
         if not files:
             raise InputError(f"{input_path}: no files in the folder")
         if output_path.exists() and not output_path.is_dir():
-            raise OutputError(f"output {output_path} is a file; for a folder of images, -o names a folder")
+            raise OutputError(f"output {output_path} is a file; the output of a folder of images is a folder")
         if output_path.resolve() == input_path.resolve():
             raise OutputError(f"output folder {output_path} is the input folder; choose another")
         if not output_path.exists():
@@ -124,7 +124,7 @@ def _plan(input_path: Path, output_path: Path, force: bool) -> tuple[list[Path],
         if output_path.is_dir():
             output_path = output_path / _output_name(input_path)
         elif output_path.suffix.lower() not in WRITABLE_SUFFIXES:
-            raise OutputError(f"output {output_path}: for an image input, -o names an image file (.jpg, .png, .webp) or a folder")
+            raise OutputError(f"output {output_path}: the output of an image is an image file (.jpg, .png, .webp) or a folder")
         targets = [output_path]
     for target in targets:
         if target is not None and target.parent.exists():  # a folder still to make holds nothing to clash with

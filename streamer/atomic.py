@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable
 
-from streamer.errors import OutputError
+from streamer.errors import OutputError, OutputExistsError
 
 
 def check_output_path(
@@ -29,7 +29,7 @@ def check_output_path(
         if given is not None and _same_file(path, Path(given)):
             raise OutputError(f"output {path} is the same file as the input; choose another name")
     if not force and path.exists():
-        raise OutputError(f"output {path} exists; pass --force to overwrite it")
+        raise OutputExistsError(f"output {path} exists")
     check_writable_parent(path)
     return path
 

@@ -17,7 +17,7 @@ import sys
 from typing import Sequence
 
 from streamer import __version__
-from streamer.errors import SettingError, StreamerError
+from streamer.errors import OutputExistsError, SettingError, StreamerError
 
 # Order here is the order in `streamer --help`.
 COMMAND_MODULES = (
@@ -54,12 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StreamerError as exc:
         if debug:
             raise
-        message = str(exc)
-        if isinstance(exc, SettingError):
-            from streamer.commands.options import setting_message
-
-            message = setting_message(exc.setting, exc.problem)
-        print(f"streamer: error: {message}", file=sys.stderr)
+        print(f"streamer: error: {_message(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("streamer: interrupted", file=sys.stderr)
@@ -74,6 +69,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 70
+
+
+def _message(exc: StreamerError) -> str:
+    """The error's line as a command-line user reads it: flags, not the library's setting names."""
+    if isinstance(exc, SettingError):
+        from streamer.commands.options import flag_name
+
+        return exc.render(flag_name)
+    if isinstance(exc, OutputExistsError):
+        return f"{exc}; pass --force to overwrite it"
+    return str(exc)
 
 
 if __name__ == "__main__":

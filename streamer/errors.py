@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Callable
+
 
 class StreamerError(Exception):
     """Base class: a problem the user can fix, reported as one line without a traceback."""
@@ -16,13 +19,22 @@ class UsageError(StreamerError):
 
 
 class SettingError(UsageError):
-    """A setting the library cannot run with. `setting` is its name in the library (detect_every);
-    the command layer, which knows the flag it came from, says `--detect-every` instead."""
+    """A setting the library cannot run with, or a hint that names one.
 
-    def __init__(self, setting: str, problem: str) -> None:
-        super().__init__(f"{setting} {problem}")
-        self.setting = setting
-        self.problem = problem
+    The message names settings as placeholders, "{detect_every} must be 1 or more": `str()`
+    shows the library's names (detect_every), and the command layer, which knows which flag each
+    setting came from, shows its flags (--detect-every) through `render`.
+    """
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        super().__init__(self.render(lambda name: name))
+
+    def render(self, name_of: Callable[[str], str]) -> str:
+        return _PLACEHOLDER.sub(lambda match: name_of(match.group(1)), self.template)
+
+
+_PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 
 
 class DisplayError(UsageError):
@@ -45,6 +57,11 @@ class OutputError(StreamerError):
     """An output that cannot be written (unwritable, exists without --force, equals an input)."""
 
     exit_code = 5
+
+
+class OutputExistsError(OutputError):
+    """An output that is already there: it is never replaced unless the caller says so (the
+    command layer names its --force flag)."""
 
 
 class AssetError(StreamerError):

@@ -81,11 +81,11 @@ class LiveOptions:
 
     def check(self) -> None:
         if self.max_frames is not None and self.max_frames < 1:
-            raise SettingError("max_frames", "must be 1 or more")
+            raise SettingError("{max_frames} must be 1 or more")
         if self.duration is not None and self.duration <= 0:
-            raise SettingError("duration", "must be above 0 seconds")
+            raise SettingError("{duration} must be above 0 seconds")
         if self.stats_every is not None and self.stats_every <= 0:
-            raise SettingError("stats_every", "must be above 0 seconds")
+            raise SettingError("{stats_every} must be above 0 seconds")
 
 
 @dataclass(frozen=True)

@@ -40,11 +40,11 @@ class LoopSettings:
     def check(self) -> None:
         """SettingError for settings the loop cannot run with."""
         if self.detect_every < 1:
-            raise SettingError("detect_every", "must be 1 or more")
+            raise SettingError("{detect_every} must be 1 or more")
         if self.detect_width is not None and self.detect_width < 0:
-            raise SettingError("detect_width", "must be 0 (full size) or more")
+            raise SettingError("{detect_width} must be 0 (full size) or more")
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
-            raise SettingError("threshold", "must be between 0 and 1")
+            raise SettingError("{threshold} must be between 0 and 1")
 
 
 def load_parts(
@@ -63,7 +63,7 @@ def load_parts(
 
     galleries = [read_gallery(path) for path in settings.galleries]
     if galleries and model is None:
-        raise SettingError("galleries", "need the model their characters were enrolled with")
+        raise SettingError("{galleries}: a gallery needs the model its characters were enrolled with ({model})")
     classifier = OnnxClassifier(model, galleries=galleries) if isinstance(model, (str, os.PathLike)) else model
     if not hasattr(detector, "detect"):
         detector = load_detector(detector, settings.detect_width, cascade_path=cascade_path)
@@ -94,7 +94,7 @@ class RecognitionLoop:
         timer: StageTimer | None = None,
     ) -> None:
         if detect_every < 1:
-            raise SettingError("detect_every", "must be 1 or more")
+            raise SettingError("{detect_every} must be 1 or more")
         self.detector = detector
         self.tracker = tracker
         self.scene_cuts = scene_cuts

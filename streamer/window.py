@@ -103,7 +103,8 @@ class PreviewWindow:
         cv2.namedWindow(self.name, flags)
         cv2.setWindowTitle(self.name, title)
         scale = min(1.0, MAX_INITIAL_SIZE[0] / max(width, 1), MAX_INITIAL_SIZE[1] / max(height, 1))
-        cv2.resizeWindow(self.name, max(1, round(width * scale)), max(1, round(height * scale)))
+        self._initial_width = max(1, round(width * scale))
+        cv2.resizeWindow(self.name, self._initial_width, max(1, round(height * scale)))
         self._shown = False
 
     def show(self, image_bgr: np.ndarray) -> bool:
@@ -114,6 +115,15 @@ class PreviewWindow:
         cv2.imshow(self.name, image_bgr)
         self._shown = True
         return self.poll()
+
+    def display_width(self) -> int:
+        """The width the picture is shown at now (the window's inside, as the user sized it),
+        so a big frame can be scaled down before it is converted and handed to Qt."""
+        try:
+            width = cv2.getWindowImageRect(self.name)[2]
+        except cv2.error:
+            width = 0
+        return width if width > 0 else self._initial_width
 
     def poll(self) -> bool:
         """Process window events without a new image (while waiting for frames); False = quit."""

@@ -36,6 +36,13 @@ def require_binaries(*names: str) -> None:
 @contextlib.contextmanager
 def xvfb(width: int = 1024, height: int = 768) -> Iterator[str]:
     """Start Xvfb on a free display; yields ":N". Killed at the end."""
+    with xvfb_server(width, height) as (display, _):
+        yield display
+
+
+@contextlib.contextmanager
+def xvfb_server(width: int = 1024, height: int = 768) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Like `xvfb`, also yielding the server process (to kill it mid-test)."""
     require_binaries("Xvfb")
     read_end, write_end = os.pipe()
     process = subprocess.Popen(
@@ -50,7 +57,7 @@ def xvfb(width: int = 1024, height: int = 768) -> Iterator[str]:
         number = os.read(read_end, 32).decode().strip() if ready else ""
         if not number.isdigit():
             raise RuntimeError("Xvfb did not report a display within 10 s")
-        yield f":{number}"
+        yield f":{number}", process
     finally:
         os.close(read_end)
         process.terminate()
@@ -132,7 +139,7 @@ def _appears_on_screen(image_path: Path, display: str, x: int, y: int, frames: i
 
     image = cv2.imread(str(image_path))
     height, width = image.shape[:2]
-    with ScreenSource(f"screen:0@{x},{y},{width},{height}", display=display, fps=30) as source:
+    with ScreenSource(f"screen:0@{x},{y},{width},{height}", display=display, fps=30, draw_mouse=False) as source:
         for frame in source:
             seen = frame.to_bgr()
             if np.abs(seen.astype(int) - image[: seen.shape[0], : seen.shape[1]].astype(int)).mean() < 3:

@@ -18,9 +18,9 @@ import pytest
 from streamer.cli import main
 from streamer.overlay import character_color
 from streamer.sidecar import read_sidecar
-from tests.conftest import CASCADE_PATH, DATASETS, VIDEOS
-from tests.media import make_audio_only, make_clip, probe
-from tests.onnx_models import make_color_classifier
+from conftest import CASCADE_PATH, DATASETS, VIDEOS
+from media import make_audio_only, make_clip, probe
+from onnx_models import make_color_classifier
 
 LABELS = ("red", "green", "blue")
 

@@ -16,8 +16,8 @@ import av
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, VIDEOS
-from tests.media import make_clip, remux
+from conftest import REPO, VIDEOS
+from media import make_clip, remux
 
 TIME_BOUND_S = 120  # a hang fails the test instead of the suite
 
@@ -146,7 +146,7 @@ def test_live_on_a_damaged_file_skips_the_stretch_and_says_so(tmp_path, made_cli
     import io
 
     from streamer.live import LiveOptions, run_live
-    from tests.onnx_models import make_color_classifier
+    from onnx_models import make_color_classifier
 
     data = bytearray(made_clips["made"].read_bytes())
     _zeros(data, np.random.default_rng(7))

@@ -6,7 +6,7 @@ import numpy as np
 
 from streamer.training.detector_data import STRIDE, SampleMaker, encode_targets, load_examples
 from streamer.face_boxes import read_pictures
-from tests.conftest import DATASETS
+from conftest import DATASETS
 
 
 def test_targets_put_one_peak_per_face_with_its_offset_and_size():

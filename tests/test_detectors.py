@@ -22,8 +22,8 @@ from streamer.errors import ModelError
 from streamer.face_boxes import read_pictures, split_of
 from streamer.frames import BGR24, YUV420P, Frame
 from streamer.sidecar import read_sidecar
-from tests.conftest import DATASETS, VIDEOS
-from tests.onnx_models import make_color_classifier
+from conftest import DATASETS, VIDEOS
+from onnx_models import make_color_classifier
 
 EPISODES = DATASETS / "face_boxes" / "episodes"
 ILLUSTRATIONS = DATASETS / "face_boxes" / "illustrations"

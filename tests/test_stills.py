@@ -11,8 +11,8 @@ import pytest
 
 from streamer.cli import main
 from streamer.image_records import read_image_records
-from tests.conftest import DATASETS
-from tests.onnx_models import make_color_classifier
+from conftest import DATASETS
+from onnx_models import make_color_classifier
 
 FRAMES = DATASETS / "face_boxes" / "episodes" / "images"
 NAMES = ("op_010.jpg", "op_026.jpg", "op_120.jpg")
@@ -83,7 +83,7 @@ def test_a_folder_without_any_readable_image_is_an_error_and_writes_no_sidecar(t
 
 def test_an_image_output_must_be_an_image_file(tmp_path, capsys):
     assert main(["annotate", str(FRAMES / "op_010.jpg"), "-o", str(tmp_path / "out.mp4"), "-q"]) == 5
-    assert "names an image file" in capsys.readouterr().err
+    assert "the output of an image is an image file" in capsys.readouterr().err
 
 
 def _truth(tmp_path: Path) -> Path:

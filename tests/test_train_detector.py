@@ -12,9 +12,9 @@ import pytest
 from streamer.cli import main
 from streamer.detectors.onnx_face import OnnxFaceDetector
 from streamer.face_boxes import read_pictures
-from tests.conftest import DATASETS, SHARED
+from conftest import DATASETS, SHARED
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.train]  # TensorFlow: left out of `make test-fast`
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +71,7 @@ def test_train_detector_refuses_bad_arguments(tiny_data, tmp_path, capsys):
     assert "no face-box annotations" in capsys.readouterr().err
     assert main(["train-detector", str(tiny_data / "ill"), "-o", str(tmp_path / "d.onnx"), "-q"]) == 2
     assert main(["train-detector", str(tiny_data / "ill"), "-o", str(tmp_path / "d.keras"), "--size", "100", "-q"]) == 2
+    assert "--size must be a multiple of 32, got 100" in capsys.readouterr().err
     assert not list(tmp_path.glob("d.*"))
 
 

@@ -20,7 +20,7 @@ from streamer.cli import main
 from streamer.errors import InputError, ModelError, OutputError, UsageError
 from streamer.model_contract import CROP_MARGIN
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.train]  # TensorFlow: left out of `make test-fast`
 
 KEIMA3_RAW = DATASETS / "keima3" / "raw"
 NEWGAME8 = DATASETS / "newgame8"
@@ -240,10 +240,10 @@ def test_evaluate_refuses_characters_the_model_does_not_know(chain, tmp_path, ca
     "weights_args, error, message",
     [
         (["--backbone", "mobilenetv2", "--weights", str(MOBILENET_PATH)], ModelError, "does not hold mobilenetv2 weights"),
-        (["--weights", str(MOBILENET_PATH), "--alpha", "0.5"], ModelError, "of width 0.25, not --alpha 0.5"),
+        (["--weights", str(MOBILENET_PATH), "--alpha", "0.5"], ModelError, "of width 0.25, not alpha 0.5"),
         (["--weights", str(CASCADE_PATH)], ModelError, "is not a Keras weights file"),
-        (["--weights", "no/such/file.h5"], UsageError, "imagenet, none or a weights file"),
-        (["--alpha", "0.3"], UsageError, "comes in widths"),
+        (["--weights", "no/such/file.h5"], UsageError, "--weights must be imagenet, none or a weights file"),
+        (["--alpha", "0.3"], UsageError, "comes in widths 0.25, 0.5, 0.75, 1.0; got --alpha 0.3"),
     ],
     ids=["mobilenetv2", "wrong-alpha", "not-hdf5", "missing", "bad-alpha"],
 )
@@ -262,8 +262,31 @@ def test_crop_margin_comes_from_prepare_or_is_zero_for_ready_made_crops(chain, t
     assert crop_margin_of(chain["faces"]) == CROP_MARGIN
     assert crop_margin_of(NEWGAME8) == 0.0
     (tmp_path / "prepare.json").write_text("{not json")
-    with pytest.raises(InputError, match="pass --crop-margin"):
+    with pytest.raises(InputError, match=r"give the margin the crops were cut with \(crop_margin\)"):
         crop_margin_of(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "args, settings, message",
+    [
+        (["--epochs", "0"], {"epochs": 0}, "{} must be at least 1, got 0"),
+        (["--fine-tune-epochs", "-1"], {"fine_tune_epochs": -1}, "{} must be 0 or more, got -1"),
+    ],
+    ids=["epochs", "fine-tune-epochs"],
+)
+def test_a_bad_setting_names_the_flag_on_the_command_line_and_the_setting_in_the_library(tmp_path, capsys, args, settings, message):
+    from streamer.errors import SettingError
+    from streamer.training.config import TrainConfig
+    from streamer.training.train import train
+
+    out = tmp_path / "m.keras"
+    assert main(["train", str(NEWGAME8), "-o", str(out), *args, "-q"]) == UsageError.exit_code
+    err = capsys.readouterr().err
+    assert err == f"streamer: error: {message.format(args[0])}\n"
+    with pytest.raises(SettingError) as caught:
+        train(NEWGAME8, out, TrainConfig(**settings))
+    assert str(caught.value) == message.format(next(iter(settings)))
+    assert not out.exists()
 
 
 def test_width_is_read_from_the_weights_file():

@@ -9,6 +9,7 @@ from streamer.pipeline import DEFAULT_DETECT_EVERY, DEFAULT_THRESHOLD, LoopSetti
 
 # The flag each library setting comes from, for errors (streamer.errors.SettingError).
 SETTING_FLAGS = {
+    "model": "-m/--model",
     "detect_every": "--detect-every",
     "detect_width": "--detect-width",
     "threshold": "--threshold",
@@ -70,6 +71,6 @@ def loop_settings(args: argparse.Namespace) -> LoopSettings:
     )
 
 
-def setting_message(setting: str, problem: str) -> str:
-    """"--detect-every must be 1 or more" for the library's ("detect_every", "must be 1 or more")."""
-    return f"{SETTING_FLAGS.get(setting, setting)} {problem}"
+def flag_name(setting: str) -> str:
+    """The command-line flag of a library setting ("detect_every" → "--detect-every")."""
+    return SETTING_FLAGS.get(setting, "--" + setting.replace("_", "-"))

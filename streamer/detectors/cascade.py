@@ -14,7 +14,7 @@ import numpy as np
 
 from streamer import assets
 from streamer.detections import Detections
-from streamer.detectors import DEFAULT_DETECT_WIDTH
+from streamer.detectors.base import DEFAULT_DETECT_WIDTH
 from streamer.errors import ModelError
 
 CASCADE_NAME = "cascade"

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from streamer.detections import Detections
-from streamer.detectors import DEFAULT_DETECT_WIDTH
+from streamer.detectors.base import DEFAULT_DETECT_WIDTH
 from streamer.detectors.contract import DetectorContract
 from streamer.errors import ModelError
 

@@ -18,11 +18,16 @@ class WindowSink(Sink):
 
     stage = "display"
 
+    # How often (frames) to ask the window how wide it is shown: a resize is seen within a second.
+    _MEASURE_EVERY = 15
+
     def __init__(self, title: str, status: Callable[[], str] | None = None) -> None:
         self.title = title
         self.status = status
         self._window = None
         self._quit = False
+        self._frames = 0
+        self._width = 0
 
     def open(self, stream: StreamInfo) -> None:
         from streamer.window import PreviewWindow
@@ -32,7 +37,12 @@ class WindowSink(Sink):
     def write(self, frame: Frame, detections: Detections) -> None:
         from streamer.window import draw_status
 
-        image = frame.to_bgr()
+        if self._frames % self._MEASURE_EVERY == 0:
+            self._width = self._window.display_width()
+        self._frames += 1
+        # Converted at the size it is shown at: a 1080p frame in a 1280-px window costs a
+        # 1280-px conversion, and Qt gets less to scale.
+        image, _ = frame.scaled_bgr(self._width)
         if self.status is not None:
             if image is frame.image:
                 image = image.copy()  # a BGR frame: its pixels may still be on their way to the encoder

@@ -69,9 +69,9 @@ class StreamSource(VideoSource):
             raise ValueError(f"pixel_format must be one of {PIXEL_FORMATS}, not {pixel_format!r}")
         for setting, value in (("open_timeout", open_timeout), ("read_timeout", read_timeout)):
             if value <= 0:
-                raise SettingError(setting, "must be above 0 seconds")
+                raise SettingError(f"{{{setting}}} must be above 0 seconds")
         if reconnect_for < 0:
-            raise SettingError("reconnect_for", "must be 0 (never) or more seconds")
+            raise SettingError("{reconnect_for} must be 0 (never) or more seconds")
         self.url = url
         self.scheme = _check_url(url)
         self._bursty = self.scheme in _PULL_SCHEMES

@@ -1,0 +1,75 @@
+"""The detector interface: `detect(image) -> Detections`, and what every job does with one."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from streamer.detections import Detections
+from streamer.frames import Frame
+
+DEFAULT_DETECT_WIDTH = 480
+
+
+class FaceDetector(Protocol):
+    """What the recognition loop, `prepare` and the benchmarks need of a detector.
+
+    name: how the detector is recorded in a classifier's metadata and in messages.
+    box_convention: what its boxes cover (a classifier's crops must come from the same kind).
+    """
+
+    name: str
+    box_convention: str
+    detect_width: int | None
+    wants_color: bool  # False: a grey image is enough (the cascade)
+
+    def detect(self, image: np.ndarray) -> Detections:
+        """Faces in a BGR (or grey, for the cascade) uint8 image: xyxy and confidence."""
+        ...
+
+
+def detect_frame(detector: FaceDetector, frame: Frame) -> Detections:
+    """Run `detector` on a decoded frame, converting only what it needs (the luma plane for the
+    cascade; a downscaled BGR copy for the learned detector), boxes in the frame's pixels."""
+    if not detector.wants_color:
+        return detector.detect(frame.gray)
+    small, scale = frame.scaled_bgr(detector.detect_width)
+    found = detector.detect(small)
+    if scale == 1.0 or not len(found):
+        return found
+    return found.replace(xyxy=found.xyxy / scale).clipped(frame.width, frame.height)
+
+
+def mismatch_warning(classifier, detector: FaceDetector) -> str | None:
+    """A warning when a classifier's training crops came from another kind of box than
+    `detector` gives (its metadata records `detector_box`); None when they agree or it is unknown."""
+    contract = getattr(classifier, "contract", None)
+    trained_box = getattr(contract, "detector_box", "") if contract is not None else ""
+    if not trained_box or trained_box == detector.box_convention:
+        return None
+    trained_with = getattr(contract, "detector", "") or "another detector"
+    return (
+        f"warning: the classifier's training crops were cut at {trained_with}'s boxes, this run detects with "
+        f"{detector.name}: names may be less accurate (run prepare/train with the same --detector)"
+    )
+
+
+def largest_face_crop(
+    image_bgr: np.ndarray, detector: FaceDetector, size: tuple[int, int], margin: float | None = None
+) -> tuple[np.ndarray | None, int]:
+    """(the largest face's crop, BGR uint8 `size` (h, w), or None; number of faces found).
+
+    How `prepare` and `enroll` cut one face out of an illustration: illustrations centre their
+    subject, and the smaller hits are mostly background characters or false positives. The crop
+    is the runtime's (`streamer.model_contract.crop_face`) with `margin` (default CROP_MARGIN).
+    """
+    from streamer.model_contract import CROP_MARGIN, crop_face
+
+    detections = detector.detect(image_bgr)
+    if len(detections) == 0:
+        return None, 0
+    xyxy = detections.xyxy
+    areas = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
+    margin = CROP_MARGIN if margin is None else margin
+    return crop_face(image_bgr, xyxy[int(np.argmax(areas))], size, margin), len(detections)
