@@ -15,13 +15,14 @@ $(BIN)/streamer: setup.cfg pyproject.toml
 
 setup: $(BIN)/streamer system-packages
 
-# Xvfb, xdotool and xrandr for the live-window and screen-capture tests; installed when we are root.
+# Xvfb, xdotool and xrandr for the live-window and screen-capture tests, Chromium for the
+# review-page tests; installed when we are root.
 system-packages:
-	@if ! command -v Xvfb >/dev/null || ! command -v xdotool >/dev/null || ! command -v xrandr >/dev/null; then \
+	@if ! command -v Xvfb >/dev/null || ! command -v xdotool >/dev/null || ! command -v xrandr >/dev/null || ! command -v chromium >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xdotool x11-xserver-utils >/dev/null) \
-	      || echo "warning: could not install xvfb/xdotool; GUI tests will be skipped"; \
-	  else echo "note: install xvfb and xdotool to run the GUI tests"; fi; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xdotool x11-xserver-utils chromium >/dev/null) \
+	      || echo "warning: could not install xvfb/xdotool/chromium; GUI and browser tests will be skipped"; \
+	  else echo "note: install xvfb, xdotool and chromium to run the GUI and browser tests"; fi; \
 	fi
 
 # The setup (venv + install, skipped when up to date) is timed so the demo's table shows it:

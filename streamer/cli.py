@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "streamer.commands.enroll",
     "streamer.commands.export",
     "streamer.commands.score",
+    "streamer.commands.report",
 )
 
 

@@ -336,6 +336,7 @@ def _read_jsonl(path: Path, text: str) -> tuple[list[FaceRecord], SidecarSummary
             if kind == "face":
                 records.append(_record(data))
             elif kind == "summary":
+                _check_version(path, data)
                 summary = SidecarSummary.from_json(data)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InputError(f"sidecar {path}, line {number}: not a sidecar record ({exc})") from None
@@ -356,10 +357,18 @@ def _read_csv(path: Path, text: str) -> tuple[list[FaceRecord], SidecarSummary |
     side = summary_path(path)
     if side.is_file():
         try:
-            summary = SidecarSummary.from_json(json.loads(side.read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            data = json.loads(side.read_text(encoding="utf-8"))
+            _check_version(side, data)
+            summary = SidecarSummary.from_json(data)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InputError(f"sidecar summary {side}: unreadable ({exc})") from None
     return records, summary
+
+
+def _check_version(path: Path, summary: dict[str, Any]) -> None:
+    version = summary.get("version")
+    if version != FORMAT_VERSION:
+        raise InputError(f"sidecar {path} is format version {version}; this streamer reads version {FORMAT_VERSION}")
 
 
 def _record(data: dict[str, Any]) -> FaceRecord:

@@ -21,6 +21,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help="labelled MP4 for a video; an image file for an image; a folder for a folder of images")
     add_recognition_options(parser)
     parser.add_argument("--sidecar", metavar="PATH", help="write per-frame records to PATH (.jsonl or .csv)")
+    parser.add_argument("--report", action="store_true",
+                        help="also write an HTML review page beside the output (OUTPUT's name with .html; "
+                        "the sidecar defaults to OUTPUT's name with .jsonl); see `streamer report`")
     add_encoder_options(parser)
     parser.add_argument("--strict", action="store_true",
                         help="refuse a video with a stretch that does not decode (default: skip it, warn, and list it in the sidecar)")
@@ -39,6 +42,15 @@ def run(args: argparse.Namespace) -> int:
     from streamer.annotate import EncoderSettings, annotate, print_profile
     from streamer.commands.runtime import quick_thread_handoff
 
+    report = None
+    if args.report:
+        from pathlib import Path
+
+        from streamer.atomic import check_output_path
+
+        report = check_output_path(Path(args.output).with_suffix(".html"), [args.input], force=args.force)
+        if args.sidecar is None:
+            args.sidecar = str(Path(args.output).with_suffix(".jsonl"))
     with quick_thread_handoff():  # decoder, encoder and loop threads take turns
         result = annotate(
             args.input,
@@ -64,6 +76,13 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         extra = f", sidecar {result.sidecar}" if result.sidecar else ""
         print(f"wrote {result.output} ({result.frames} frames, {result.fps:.1f} fps{extra})", file=sys.stderr)
+    if report is not None:
+        from streamer.report import write_report
+
+        written = write_report([result.sidecar], report, video=result.output, force=args.force,
+                               warn=lambda text: print(f"streamer: warning: {text}", file=sys.stderr))
+        if not args.quiet:
+            print(f"wrote {report} ({written.tracks} tracks)", file=sys.stderr)
     if args.profile:
         print_profile(result)
     return 0

@@ -10,6 +10,7 @@ from streamer.pipeline import DEFAULT_DETECT_EVERY, DEFAULT_THRESHOLD, LoopSetti
 # The flag each library setting comes from, for errors (streamer.errors.SettingError).
 SETTING_FLAGS = {
     "model": "-m/--model",
+    "sidecars": "SIDECAR",
     "detect_every": "--detect-every",
     "detect_width": "--detect-width",
     "threshold": "--threshold",
