@@ -50,6 +50,7 @@ def annotate(
     profile: bool = False,
     warn=None,
     strict: bool = False,
+    threads: int = 0,
 ) -> AnnotateResult:
     """Run the recognition loop over a whole file. Outputs appear only when complete.
 
@@ -58,6 +59,8 @@ def annotate(
     progress: the progress bar on stderr (None: only on a terminal).
     warn: called with a one-line warning (e.g. the classifier was trained on another detector's boxes).
     strict: refuse an input with a packet that does not decode, instead of skipping it.
+    threads: FFmpeg's decoding threads and x264's threads, each (0: their own choice, about one
+        per core; several episodes annotated at once share the cores).
     """
     input_path = Path(input_path)
     if not input_path.exists():
@@ -77,9 +80,9 @@ def annotate(
     loop = build_loop(detector, classifier, settings, timer)
 
     started = time.perf_counter()
-    with FileSource(input_path, strict=strict) as source:
+    with FileSource(input_path, strict=strict, decode_threads=threads) as source:
         # The encoder gets a thread of its own: x264 is most of a frame's time.
-        sinks: list[Sink] = [BackgroundSink(Mp4Sink(output, preset=encoder.preset, crf=encoder.crf))]
+        sinks: list[Sink] = [BackgroundSink(Mp4Sink(output, preset=encoder.preset, crf=encoder.crf, threads=threads))]
         if sidecar is not None:
             sinks.append(SidecarSink(sidecar))
         sinks.append(ProgressSink(enabled=progress))

@@ -11,6 +11,7 @@ from streamer.pipeline import DEFAULT_DETECT_EVERY, DEFAULT_THRESHOLD, LoopSetti
 SETTING_FLAGS = {
     "model": "-m/--model",
     "sidecars": "SIDECAR",
+    "inputs": "INPUT",
     "detect_every": "--detect-every",
     "detect_width": "--detect-width",
     "threshold": "--threshold",

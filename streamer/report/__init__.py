@@ -108,6 +108,21 @@ def write_report(
     )
 
 
+def write_season_page(sidecars: Sequence[str | os.PathLike], output: str | os.PathLike, title: str | None = None) -> Path:
+    """Only the season page, linking to episode pages already written beside it as
+    `<sidecar name>.html` (what a season run does after each episode wrote its own); replaced
+    if it exists."""
+    output = Path(output)
+    episodes = []
+    for sidecar in map(Path, sidecars):
+        _, summary = read_sidecar(sidecar)
+        if summary is None:
+            raise InputError(f"sidecar {sidecar} has no summary (cut short while it was written?)")
+        episodes.append(Episode(sidecar.stem, summary, (), (), None, page=f"{sidecar.stem}.html"))
+    _write_all([(output, season_page(title or output.parent.name or output.stem, episodes))])
+    return output
+
+
 def _relative_url(path: Path, folder: Path) -> str:
     relative = os.path.relpath(path.resolve(), folder.resolve())
     return urllib.parse.quote(Path(relative).as_posix())
@@ -132,4 +147,4 @@ def _write_all(pages: list[tuple[Path, str]]) -> None:
         atomic.commit()
 
 
-__all__ = ["ReportResult", "write_report"]
+__all__ = ["ReportResult", "write_report", "write_season_page"]

@@ -58,10 +58,11 @@ class Mp4Sink(Sink):
 
     stage = "encode"
 
-    def __init__(self, path: str | os.PathLike, *, preset: str = "veryfast", crf: int | float = 23) -> None:
+    def __init__(self, path: str | os.PathLike, *, preset: str = "veryfast", crf: int | float = 23, threads: int = 0) -> None:
         self.path = Path(path)
         self.preset = preset
         self.crf = crf
+        self.threads = threads
         self.frames_written = 0
         self._last_pts: int | None = None
         self._opened = False
@@ -96,6 +97,8 @@ class Mp4Sink(Sink):
         stream.time_base = info.time_base
         stream.codec_context.time_base = info.time_base
         stream.options = {"preset": preset, "crf": str(crf)}
+        if self.threads:
+            stream.options["threads"] = str(self.threads)
         return stream
 
     def _add_audio(self, templates: tuple[Any, ...]) -> dict[int, Any]:

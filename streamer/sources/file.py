@@ -33,6 +33,7 @@ class FileSource(VideoSource):
         or "bgr24" force one (yuv420p needs even sizes).
     threaded: decode in a background thread ahead of the consumer, at most `queue_size`
         frames ahead (8 x 1080p YUV = 25 MB).
+    decode_threads: FFmpeg's decoding threads (0: one per core; season workers share the cores).
     strict: refuse a file with a video packet that fails to decode (InputError). By default
         such packets are skipped, as players do: the frames that decode keep their own
         timestamps (a skipped stretch is simply absent from the output, whose audio stays in
@@ -57,6 +58,7 @@ class FileSource(VideoSource):
         queue_size: int = 8,
         pixel_format: str = "auto",
         strict: bool = False,
+        decode_threads: int = 0,
     ) -> None:
         if pixel_format not in PIXEL_FORMATS:
             raise ValueError(f"pixel_format must be one of {PIXEL_FORMATS}, not {pixel_format!r}")
@@ -75,8 +77,10 @@ class FileSource(VideoSource):
         try:
             self._video = first_video_stream(self._container)
             self._audio = tuple(self._container.streams.audio)
-            # Frame threading: FFmpeg decodes several frames at once on all cores.
+            # Frame threading: FFmpeg decodes several frames at once, on all cores unless told.
             self._video.thread_type = "AUTO"
+            if decode_threads:
+                self._video.codec_context.thread_count = decode_threads
             self.info = self._describe()
             self.pixel_format = self._choose_pixel_format(pixel_format)
         except BaseException:
