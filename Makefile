@@ -10,7 +10,7 @@ export STREAMER_ASSETS ?= $(abspath ../shared)
 $(BIN)/streamer: setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[train,test]'
+	$(BIN)/python -m pip install -q -e '.[train,test,cluster]'
 	touch $@
 
 setup: $(BIN)/streamer system-packages

@@ -149,6 +149,7 @@ def test_a_worker_killed_mid_episode_is_redone_once_and_its_outputs_are_whole(se
         assert probe(out / f"{episode}.mp4")["frames"] == probe(VIDEOS / clip)["frames"]
         assert read_sidecar(out / f"{episode}.jsonl")[1] is not None
     assert set(json.loads((out / "manifest.json").read_text())["episodes"]) == {"ep01", "ep02"}
+    assert not [p.name for p in out.iterdir() if ".part" in p.name]  # the killed worker's temporary files are gone
 
 
 def test_a_folder_of_other_files_is_not_taken_over(season, model, tmp_path, capsys):

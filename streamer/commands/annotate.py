@@ -33,6 +33,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help="refuse a video with a stretch that does not decode (default: skip it, warn, and list it in the sidecar)")
     parser.add_argument("-w", "--workers", type=int, default=1, metavar="N",
                         help="season: annotate N episodes at once, in N processes sharing the cores (default 1)")
+    parser.add_argument("--ray", metavar="ADDRESS|local",
+                        help="season: run the episodes as Ray tasks on the cluster at ADDRESS (host:port of its head), "
+                        "or on a Ray instance started here and bound to 127.0.0.1 (local); needs the cluster extra")
     parser.add_argument("-f", "--force", action="store_true",
                         help="overwrite existing outputs; season: redo every episode")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
@@ -48,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
 
     if is_season_input(args.inputs):
         return _run_season(args)
-    if args.workers != 1:
-        raise UsageError("--workers is for several episodes (a season); give more than one video")
+    if args.workers != 1 or args.ray is not None:
+        raise UsageError("--workers and --ray are for several episodes (a season); give more than one video")
     args.input = args.inputs[0]
     if is_image_input(args.input):
         return _run_images(args)
@@ -117,6 +120,7 @@ def _run_season(args: argparse.Namespace) -> int:
             strict=args.strict, workers=args.workers, report=args.report, force=args.force,
             progress=False if args.quiet else None,
             warn=lambda text: print(f"streamer: {text}", file=sys.stderr),
+            ray=args.ray,
         )
     for name, reason in result.failed:
         print(f"streamer: episode {name} failed: {reason}", file=sys.stderr)

@@ -12,6 +12,7 @@ SETTING_FLAGS = {
     "model": "-m/--model",
     "sidecars": "SIDECAR",
     "inputs": "INPUT",
+    "ray": "--ray",
     "detect_every": "--detect-every",
     "detect_width": "--detect-width",
     "threshold": "--threshold",

@@ -11,6 +11,7 @@ decoder and encoder threads, sized so N workers share the machine's cores.
     episodes.py  which inputs, which output names
     manifest.py  what is done, and whether it still holds
     work.py      one episode as a job a worker runs
+    cluster.py   the same jobs as Ray tasks, on a cluster or a local Ray (`ray=`)
     summary.py   the season's screen-time tables and chart
 """
 
@@ -61,9 +62,12 @@ def annotate_season(
     force: bool = False,
     progress: bool | None = None,
     warn: Callable[[str], None] | None = None,
+    ray: str | None = None,
 ) -> SeasonResult:
     """Annotate every episode not done yet into `output_dir` (see the module doc).
 
+    ray: run the episodes as Ray tasks on the cluster at this address, or "local" for a Ray
+        instance started here (`cluster.py`); None: `workers` local processes.
     force: redo every episode (and accept a folder that holds other files).
     progress: the batch's bar (episodes, ETA) and, with one worker, the episode's (None: on a terminal).
     """
@@ -95,14 +99,21 @@ def annotate_season(
             manifest.forget(episode.name)
             todo.append(episode)
 
-    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else 0
+    # N episodes at once share the cores: each one's decoder and x264 get their part of them.
+    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else (1 if ray is not None else 0)
     jobs = [_job(e, folder, model_path, detector, cascade_path, settings, encoder, strict, report, threads,
-                 progress if workers == 1 else False) for e in todo]
+                 progress if workers == 1 and ray is None else False) for e in todo]
     done = []
     from streamer.progress import progress_bar
 
     with progress_bar(len(jobs), enabled=progress, unit="episode", desc="season") as bar:
-        for outcome in _run(jobs, workers):
+        if ray is not None:
+            from streamer.season.cluster import ray_outcomes
+
+            outcomes = ray_outcomes(jobs, ray, folder)
+        else:
+            outcomes = _run(jobs, workers)
+        for outcome in outcomes:
             bar.update()
             if outcome.ok:
                 episode = next(e for e in todo if e.name == outcome.name)
@@ -112,6 +123,7 @@ def annotate_season(
                 done.append(outcome.name)
             else:
                 failed.append((outcome.name, outcome.error))
+    _remove_stale_parts(folder)  # what a worker killed mid-episode left (its retry wrote the outputs)
     finished = [e for e in episodes if e.name in set(done) | set(skipped)]
     summary = _write_season(folder, finished, report)
     return SeasonResult(folder, tuple(done), tuple(skipped), tuple(failed), tuple(summary), time.monotonic() - started)
@@ -139,7 +151,7 @@ def _season_folder(folder: Path, force: bool) -> Path:
 
 def _remove_stale_parts(folder: Path) -> None:
     """Temporary files of a run that was killed (kill -9 leaves them; they are never outputs)."""
-    for path in folder.glob(".*.part.*"):
+    for path in [*folder.glob(".*.part.*"), *folder.glob(".streamer-season-*")]:
         try:
             path.unlink()
         except OSError:

@@ -70,17 +70,20 @@ def season_csv(episodes: Sequence[EpisodeTimes]) -> str:
 def season_chart(episodes: Sequence[EpisodeTimes]) -> np.ndarray:
     """A characters x episodes grid, each cell shaded by its screen time and labelled m:ss."""
     names = characters_of(episodes) or ["(no faces)"]
-    cell_w, cell_h, label_w, head_h = 76, 30, 190, 60
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    columns = [e.name for e in episodes] + ["total"]
+    # Columns as wide as the longest episode name (within reason), names cut to fit.
+    widest = max(cv2.getTextSize(title, font, 0.45, 1)[0][0] for title in columns)
+    cell_w, cell_h, label_w, head_h = max(76, min(170, widest + 12)), 30, 190, 60
+    columns = [_fit(title, cell_w - 8, font, 0.45) for title in columns]
     width = label_w + cell_w * (len(episodes) + 1)
     height = head_h + cell_h * len(names)
     image = np.full((height, width, 3), 255, np.uint8)
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    columns = [e.name for e in episodes] + ["total"]
     totals = {name: sum(e.seconds(name) for e in episodes) for name in names}
     longest = max([e.seconds(n) for e in episodes for n in names] + [1e-9])
     for col, title in enumerate(columns):
         x = label_w + col * cell_w
-        cv2.putText(image, title[:9], (x + 4, head_h - 12), font, 0.45, (40, 40, 40), 1, cv2.LINE_AA)
+        cv2.putText(image, title, (x + 4, head_h - 12), font, 0.45, (40, 40, 40), 1, cv2.LINE_AA)
     for row, name in enumerate(names):
         y = head_h + row * cell_h
         cv2.putText(image, name[:24], (6, y + 20), font, 0.5, (30, 30, 30), 1, cv2.LINE_AA)
@@ -94,6 +97,12 @@ def season_chart(episodes: Sequence[EpisodeTimes]) -> np.ndarray:
             cv2.putText(image, text, (x + 8, y + 20), font, 0.5, (20, 20, 20), 1, cv2.LINE_AA)
     cv2.putText(image, "screen time (m:ss) per character and episode", (6, 22), font, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
     return image
+
+
+def _fit(text: str, width: int, font: int, scale: float) -> str:
+    while len(text) > 1 and cv2.getTextSize(text, font, scale, 1)[0][0] > width:
+        text = text[:-2] + "~"
+    return text
 
 
 def write_summary(folder: Path, episodes: Sequence[EpisodeTimes]) -> list[Path]:
