@@ -43,14 +43,18 @@ class ImageSet:
 
 
 def train_folder(data_dir: str | os.PathLike) -> Path:
-    """DATA_DIR/train (as `prepare` writes it); InputError naming what is missing."""
+    """DATA_DIR/train (as `prepare` writes it), or DATA_DIR itself when it holds the character
+    folders directly (as `streamer faces` writes them); InputError naming what is missing."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise InputError(f"{data_dir} is not a folder")
     folder = data_dir / "train"
-    if not folder.is_dir():
-        raise InputError(f"{data_dir} has no train/ folder; expected DATA_DIR/train/<character>/ as `streamer prepare` writes it")
-    return folder
+    if folder.is_dir():
+        return folder
+    if any(p.is_dir() and not p.name.startswith(".") and list_images(p)[0] for p in data_dir.iterdir()):
+        return data_dir
+    raise InputError(f"{data_dir} has no train/ folder; expected DATA_DIR/train/<character>/ as `streamer prepare` "
+                     "writes it, or DATA_DIR/<character>/ as `streamer faces` does")
 
 
 def crop_margin_of(data_dir: str | os.PathLike) -> float:

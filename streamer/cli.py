@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "streamer.commands.export",
     "streamer.commands.score",
     "streamer.commands.report",
+    "streamer.commands.faces",
 )
 
 

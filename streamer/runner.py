@@ -86,6 +86,7 @@ def run(
     duration: float | None = None,
     keep_after_source_error: bool = False,
     wait_stage: str = "decode",
+    draw: bool = True,
 ) -> RunResult:
     """Run `loop` over `items` into `sinks` until one of the ends in the module doc.
 
@@ -94,6 +95,8 @@ def run(
     stream: what the sinks are opened with.
     meter: counts the frames and their latency (a fresh one when None).
     wait_stage: the timer's name for the time spent waiting for the next frame.
+    draw: draw the labels into the frames (False: the sinks get the source's own pixels, e.g.
+        to cut clean face crops).
     """
     stop = stop if stop is not None else Stop()
     meter = meter if meter is not None else LiveMeter()
@@ -105,7 +108,7 @@ def run(
             opened.append(sink)
         end_reason, source_error = _frames(
             items, loop, opened, stop, meter, started, max_frames=max_frames, duration=duration,
-            keep_after_source_error=keep_after_source_error, wait_stage=wait_stage,
+            keep_after_source_error=keep_after_source_error, wait_stage=wait_stage, draw=draw,
         )
         if meter.shown == 0 and end_reason == "source ended":
             raise InputError(f"{stream.video.source}: no video frame could be decoded")
@@ -135,6 +138,7 @@ def _frames(
     duration: float | None,
     keep_after_source_error: bool,
     wait_stage: str,
+    draw: bool,
 ) -> tuple[str, SourceError | None]:
     timer: StageTimer = loop.timer
     iterator = iter(items)
@@ -158,10 +162,12 @@ def _frames(
         else:
             frame = item.frame
             labeled = loop.process(frame)
-            with timer.stage("draw"):
-                # The source handed this frame over and nothing reads its undrawn pixels later
-                # (the sidecar takes only its index and time): draw without a copy.
-                drawn = overlay.draw(frame, labeled, in_place=True)
+            drawn = frame
+            if draw:
+                with timer.stage("draw"):
+                    # The source handed this frame over and nothing reads its undrawn pixels
+                    # later (the sidecar takes only its index and time): draw without a copy.
+                    drawn = overlay.draw(frame, labeled, in_place=True)
             for sink in sinks:
                 with timer.stage(sink.stage):
                     sink.write(drawn, labeled)
