@@ -240,8 +240,8 @@ def run_live(
         mean_latency_ms=meter.mean_latency_ms,
         max_latency_ms=meter.max_latency_ms,
         end_reason=end_reason,
-        recording=record_path,
-        sidecar=sidecar_path,
+        recording=record_path if meter.shown else None,  # nothing shown: nothing was written
+        sidecar=sidecar_path if meter.shown else None,
         scene_cuts=result.scene_cuts,
         timer=loop.timer,
     )

@@ -6,7 +6,9 @@
 Per frame: the loop labels it, it is drawn once (in place: the source handed it over), and
 every sink gets the drawn frame and its detections. The runner opens the sinks before the
 first frame and closes them all at the end; when anything fails (an error, Ctrl-C) it
-discards them all, so no half-written output is left and nothing the user had is replaced.
+discards them all, so no half-written output is left and nothing the user had is replaced
+(a run stopped before its first frame writes nothing either). Closing is in order: should one
+sink fail to close, the ones before it are already committed and the rest are discarded.
 
 Ends, and the reason it reports: the frames end ("source ended", or the source's own
 `end_reason`), a sink asks for it ("quit": the window), `stop.request(reason)` from another
@@ -116,7 +118,12 @@ def run(
         for sink in reversed(opened):
             _discard(sink)
         raise
-    _close_all(opened)
+    if meter.shown == 0:
+        # Stopped before the first frame: an empty MP4 would not even play; write nothing.
+        for sink in reversed(opened):
+            _discard(sink)
+    else:
+        _close_all(opened)
     return RunResult(
         frames=meter.shown,
         seconds=time.monotonic() - started,

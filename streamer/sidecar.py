@@ -339,8 +339,19 @@ def _read_jsonl(path: Path, text: str) -> tuple[list[FaceRecord], SidecarSummary
                 _check_version(path, data)
                 summary = SidecarSummary.from_json(data)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            _check_version_at_end(path, text)  # another version's records: say that, not "malformed"
             raise InputError(f"sidecar {path}, line {number}: not a sidecar record ({exc})") from None
     return records, summary
+
+
+def _check_version_at_end(path: Path, text: str) -> None:
+    lines = [line for line in text.splitlines() if line.strip()]
+    try:
+        last = json.loads(lines[-1]) if lines else None
+    except ValueError:
+        return
+    if isinstance(last, dict) and last.get("type") == "summary":
+        _check_version(path, last)
 
 
 def _read_csv(path: Path, text: str) -> tuple[list[FaceRecord], SidecarSummary | None]:

@@ -152,3 +152,15 @@ def test_a_source_with_no_frame_is_an_input_error_and_leaves_nothing(clip, tmp_p
     with pytest.raises(InputError, match="no video frame"):
         run(iter(()), loop(), [Mp4Sink(tmp_path / "empty.mp4")], info)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_stopped_before_its_first_frame_writes_nothing(clip, tmp_path):
+    existing = tmp_path / "out.mp4"
+    existing.write_bytes(b"keep")  # what --force would replace: an empty recording must not
+    stop = Stop()
+    stop.request("stopped by SIGINT")
+    with FileSource(clip) as source:
+        result = run(iter([None]), loop(), [Mp4Sink(existing), SidecarSink(tmp_path / "out.jsonl")], StreamInfo(source.info),
+                     stop=stop)
+    assert (result.frames, result.end_reason) == (0, "stopped by SIGINT")
+    assert existing.read_bytes() == b"keep" and sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]

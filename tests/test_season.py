@@ -167,3 +167,15 @@ def test_two_episodes_of_the_same_name_are_refused_before_any_work(season, model
     shutil.copy(season / "ep01.mp4", other / "ep01.mp4")
     assert annotate_season(str(season / "ep01.mp4"), str(other / "ep01.mp4"), "-o", str(tmp_path / "out")) == 2
     assert "same name" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_a_second_run_into_the_same_folder_is_refused_while_the_first_runs(season, model, tmp_path, capsys):
+    import fcntl
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / ".streamer-season.lock", "w") as held:  # what a running season holds
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert annotate_season(str(season / "ep01.mp4"), str(season / "ep02.mp4"), "-o", str(out), "-m", str(model)) == 5
+    assert "another streamer run is writing the season" in capsys.readouterr().err
+    assert not (out / "manifest.json").exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import html
+import urllib.parse
 from dataclasses import dataclass
 from importlib import resources
 from typing import Sequence
@@ -78,7 +79,7 @@ def season_page(title: str, episodes: Sequence[Episode]) -> str:
     rows = []
     for episode in episodes:
         cells = "".join(f'<td data-name="{_attr(n)}">{clock(_seconds(episode.summary, n))}</td>' for n in columns)
-        rows.append(f'<tr><td><a href="{_attr(episode.page)}">{_text(episode.title)}</a></td>{cells}</tr>')
+        rows.append(f'<tr><td><a href="{_attr(urllib.parse.quote(episode.page))}">{_text(episode.title)}</a></td>{cells}</tr>')
     total_cells = "".join(f"<td>{clock(totals[n])}</td>" for n in columns)
     chart = _bars([(n, totals[n], n == UNKNOWN) for n in columns])
     return _document(

@@ -48,21 +48,26 @@ def cut_thumbnails(video: str | os.PathLike, wanted: Sequence[FaceRecord], size:
         half_frame = 0.5 / float(rate)
         pictures = None
         position: float | None = None  # time of the last picture decoded
+        current = None  # that picture, as BGR (two tracks may want the same frame)
         try:
             for index in sorted(range(len(wanted)), key=lambda i: wanted[i].time):
                 target = wanted[index].time
-                if pictures is None or position is None or target - position > _SEEK_AHEAD_S or target < position - half_frame:
-                    container.seek(max(0, int(target / time_base)), stream=stream, backward=True)
-                    pictures = container.decode(stream)
-                picture = None
-                for picture in pictures:
-                    position = float(picture.pts * time_base) if picture.pts is not None else position
-                    if position is not None and position >= target - half_frame:
-                        break
-                else:
-                    pictures = None  # the video ended: the next target seeks again
-                if picture is not None:
-                    found[index] = _face_jpeg(picture.to_ndarray(format="bgr24"), wanted[index], size)
+                if current is None or abs(position - target) > half_frame:
+                    if pictures is None or position is None or target - position > _SEEK_AHEAD_S or target < position - half_frame:
+                        container.seek(max(0, int(target / time_base)), stream=stream, backward=True)
+                        pictures = container.decode(stream)
+                    current = None
+                    for picture in pictures:
+                        if picture.pts is None:
+                            continue
+                        position = float(picture.pts * time_base)
+                        if position >= target - half_frame:
+                            current = picture.to_ndarray(format="bgr24")
+                            break
+                    else:
+                        pictures = None  # the video ended before the target: no thumbnail
+                if current is not None and abs(position - target) <= half_frame:
+                    found[index] = _face_jpeg(current, wanted[index], size)
         except av.error.FFmpegError as exc:
             raise InputError(f"cannot read the video {video}: {ffmpeg_reason(exc)}") from None
     return found

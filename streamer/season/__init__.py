@@ -18,9 +18,13 @@ decoder and encoder threads, sized so N workers share the machine's cores.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import fcntl
 import multiprocessing
 import os
+import sys
 import time
+import dataclasses
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -33,8 +37,6 @@ from streamer.season.summary import EpisodeTimes, write_summary
 from streamer.season.work import EpisodeJob, EpisodeOutcome, run_episode
 from streamer.sidecar import read_sidecar
 from streamer.sinks.mp4 import EncoderSettings
-
-SEASON_FILES = ("season.json", "season.csv", "season.png", "season.html", MANIFEST_NAME)
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,24 @@ def annotate_season(
     if workers < 1:
         raise SettingError("{workers} must be 1 or more")
     settings.check()
-    episodes = find_episodes(inputs)
-    folder = _season_folder(Path(output_dir), force)
-    model_path = Path(model) if model is not None else None
+    if ray is not None and workers != 1:
+        raise SettingError("{workers} does not go with {ray}: Ray runs as many episodes at once as the cluster has CPUs")
+    # Absolute paths: a Ray worker on another machine does not share this working directory.
+    episodes = [Episode(e.source.absolute(), e.name) for e in find_episodes(inputs)]
+    folder = _season_folder(Path(output_dir).absolute(), force)
+    with _locked(folder):
+        return _season(episodes, folder, Path(model).absolute() if model is not None else None, started,
+                       detector=detector, cascade_path=cascade_path, settings=settings, encoder=encoder, strict=strict,
+                       workers=workers, report=report, force=force, progress=progress, warn=warn, ray=ray)
+
+
+def _season(episodes, folder, model_path, started, *, detector, cascade_path, settings, encoder, strict, workers,
+            report, force, progress, warn, ray) -> SeasonResult:
+    if detector is not None and detector.lower() != "cascade":
+        detector = str(Path(detector).absolute())
+    if cascade_path is not None:
+        cascade_path = Path(cascade_path).absolute()
+    settings = dataclasses.replace(settings, galleries=tuple(str(Path(g).absolute()) for g in settings.galleries))
     # Loaded once here so a bad model, detector or gallery fails before any episode starts.
     load_parts(model_path, detector, settings, cascade_path, warn)
     job = job_key(_job_files(model_path, detector, cascade_path, settings),
@@ -121,6 +138,9 @@ def annotate_season(
                 manifest.record(outcome.name, identities[outcome.name], job, outputs,
                                 frames=outcome.frames, seconds=round(outcome.seconds, 3))
                 done.append(outcome.name)
+                if outcome.damaged and warn is not None:
+                    spans = ", ".join(f"{d['start']:.2f}-{d['end']:.2f} s" for d in outcome.damaged[:5])
+                    warn(f"warning: episode {outcome.name} is damaged: skipped what did not decode at {spans}")
             else:
                 failed.append((outcome.name, outcome.error))
     _remove_stale_parts(folder)  # what a worker killed mid-episode left (its retry wrote the outputs)
@@ -140,13 +160,30 @@ def is_season_input(inputs: Sequence[str | os.PathLike]) -> bool:
 def _season_folder(folder: Path, force: bool) -> Path:
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"output {folder} is a file; a season's output is a folder")
-    if folder.is_dir() and not force and not (folder / MANIFEST_NAME).exists() and any(folder.iterdir()):
+    theirs = [p for p in folder.iterdir() if not p.name.startswith(".streamer-season")] if folder.is_dir() else []
+    if theirs and not force and not (folder / MANIFEST_NAME).exists():
         raise OutputExistsError(f"output folder {folder} holds files but no season manifest")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot make {folder}: {exc.strerror or exc}") from None
     return folder
+
+
+@contextlib.contextmanager
+def _locked(folder: Path):
+    """One run at a time per season folder: a second one would take the first's temporary
+    files for a killed run's, and the two manifests would overwrite each other."""
+    path = folder / ".streamer-season.lock"
+    with open(path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise OutputError(f"another streamer run is writing the season in {folder}") from None
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
 
 
 def _remove_stale_parts(folder: Path) -> None:
@@ -190,31 +227,43 @@ def _run(jobs: list[EpisodeJob], workers: int) -> Iterator[EpisodeOutcome]:
             yield run_episode(job)
         return
     waiting = list(jobs)
+    solo: list[EpisodeJob] = []  # suspects of a broken pool, rerun alone so a death is theirs
     deaths: dict[str, int] = {}
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or X state copied
-    while waiting:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    while waiting or solo:
+        alone = bool(solo)
+        queue, slots = (solo, 1) if alone else (waiting, workers)
+        with concurrent.futures.ProcessPoolExecutor(
+            max_workers=slots, mp_context=context,
+            # As `streamer annotate` runs: decoder and encoder threads take turns with the loop.
+            initializer=sys.setswitchinterval, initargs=(0.0005,),
+        ) as pool:
             running: dict[concurrent.futures.Future, EpisodeJob] = {}
             try:
-                while waiting or running:
-                    while waiting and len(running) < workers:
-                        running[pool.submit(run_episode, waiting[0])] = waiting[0]
-                        waiting.pop(0)
+                while queue or running:
+                    while queue and len(running) < slots:
+                        running[pool.submit(run_episode, queue[0])] = queue[0]
+                        queue.pop(0)
                     finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
                     for future in finished:
                         outcome = future.result()  # BrokenProcessPool when a worker died
                         del running[future]
                         yield outcome
+                    if alone:
+                        break  # one suspect at a time, each in a fresh pool
             except concurrent.futures.process.BrokenProcessPool:
                 for future, job in running.items():
                     if future.done() and not future.cancelled() and future.exception() is None:
                         yield future.result()  # finished before the pool broke
                         continue
+                    if not alone:
+                        solo.append(job)  # which of them died is not known yet
+                        continue
                     deaths[job.name] = deaths.get(job.name, 0) + 1
                     if deaths[job.name] > 1:
                         yield EpisodeOutcome(job.name, error="its worker process died twice (killed, or out of memory)")
                     else:
-                        waiting.insert(0, job)
+                        solo.append(job)
 
 
 def _write_season(folder: Path, finished: list[Episode], report: bool) -> list[Path]:

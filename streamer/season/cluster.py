@@ -34,6 +34,8 @@ _MARKER = ".streamer-season-{}"
 
 def ray_outcomes(jobs: list[EpisodeJob], address: str, folder: Path) -> Iterator[EpisodeOutcome]:
     """Run `jobs` as Ray tasks; outcomes as they finish (outputs already in `folder`)."""
+    if not jobs:
+        return  # a finished season: no cluster to start or reach
     if address == LOCAL or _is_loopback(address):
         # Ray's single-machine mode: every Ray server binds to 127.0.0.1, nothing beyond
         # loopback. Read when Ray is imported, so it is set first.
@@ -50,10 +52,14 @@ def ray_outcomes(jobs: list[EpisodeJob], address: str, folder: Path) -> Iterator
     marker = folder / _MARKER.format(run_id)
     marker.write_text(run_id)
     try:
-        if address == LOCAL:
-            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False, configure_logging=False)
-        else:
-            ray.init(address=address, log_to_driver=False, configure_logging=False)
+        try:
+            if address == LOCAL:
+                ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            else:
+                ray.init(address=address, log_to_driver=False, configure_logging=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SettingError(f"{{ray}} {address}: cannot start or reach the Ray cluster: {reason}") from None
         try:
             blobs = {path: ray.put(path.read_bytes()) for path in _input_files(jobs)}
             task = ray.remote(num_cpus=1, max_retries=1)(_episode_task)
@@ -99,7 +105,11 @@ def _input_files(jobs: list[EpisodeJob]) -> set[Path]:
 
 def _episode_task(job: EpisodeJob, marker: str, run_id: str, blobs: dict) -> tuple[EpisodeOutcome, dict | None]:
     """On a worker: the episode, with the driver's files where this machine lacks them."""
+    import sys
+
     import ray
+
+    sys.setswitchinterval(0.0005)  # as `streamer annotate` runs: decoder and encoder threads take turns
 
     with tempfile.TemporaryDirectory(prefix="streamer-episode-") as scratch:
         scratch_path = Path(scratch)

@@ -55,10 +55,11 @@ def run_episode(job: EpisodeJob) -> EpisodeOutcome:
         )
         if job.page is not None:
             write_report([job.sidecar], job.page, video=job.video, force=True)
-    except StreamerError as exc:
+    except Exception as exc:  # noqa: BLE001 - one bad episode must not stop the season
         for path in (job.video, job.sidecar, job.page):
             if path is not None and path.exists() and not path.is_dir():
                 path.unlink()  # an episode is all its outputs or none of them
-        return EpisodeOutcome(job.name, error=str(exc))
+        reason = str(exc) if isinstance(exc, StreamerError) else f"internal error: {type(exc).__name__}: {exc}"
+        return EpisodeOutcome(job.name, error=reason.splitlines()[0] if reason else type(exc).__name__)
     return EpisodeOutcome(job.name, frames=result.frames, seconds=result.seconds,
                           damaged=tuple(d.to_json() for d in result.damaged))

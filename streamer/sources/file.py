@@ -198,8 +198,12 @@ class FileSource(VideoSource):
                     # turn; the ones it skipped over come later and are dropped, so frames
                     # stay in presentation order. Their audio rides on the next frame.
                     continue
+                if (picture.width, picture.height) == (self.info.width, self.info.height):
+                    image = picture.to_ndarray(format=self.pixel_format)
+                else:  # the picture size changed mid-file: sinks are opened for one size
+                    image = picture.to_ndarray(format=self.pixel_format, width=self.info.width, height=self.info.height)
                 frame = Frame(
-                    image=picture.to_ndarray(format=self.pixel_format),
+                    image=image,
                     index=index,
                     pts=pts,
                     time_base=time_base,

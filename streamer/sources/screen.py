@@ -109,7 +109,7 @@ class ScreenSource(VideoSource):
     ) -> None:
         self.spec = parse_screen_spec(spec)
         if fps <= 0:
-            raise SettingError("capture_fps", "must be above 0")
+            raise SettingError("{capture_fps} must be above 0")
         display = display if display is not None else os.environ.get("DISPLAY", "")
         if not display:
             raise SourceError(
