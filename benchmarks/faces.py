@@ -69,6 +69,26 @@ def clip_run(preset: str, work: Path, model: Path | None, threshold: float | Non
     return _score(out, result, lambda record: _identity(record, truth))
 
 
+def frames_run(work: Path, model: Path | None, threshold: float | None = None) -> dict:
+    """The real episode frames: every labelled face with a name is a track of its own."""
+    from streamer.face_boxes import annotation_file, read_pictures
+
+    pictures = read_pictures(annotation_file(assets.resolve(assets.FACE_BOXES) / "episodes"))
+    truth = {str(p.path): [f for f in p.faces if f.name and f.name != "other" and not f.ignore] for p in pictures}
+    out = work / ("faces_model" if model else "faces_colour")
+    result = extract_faces([p.path for p in pictures], out, model, force=True, progress=False, min_cluster=1,
+                           cluster_threshold=threshold)
+
+    def identity(record: dict) -> str | None:
+        faces = truth.get(record["file"], [])
+        box = np.array([record["box"]], float)
+        scored = [(box_iou(box, np.array([f.xyxy], float))[0, 0], f.name) for f in faces]
+        best = max(scored, default=(0.0, None))
+        return best[1] if best[0] >= 0.5 else None
+
+    return _score(out, result, identity)
+
+
 def _identity(record: dict, truth: dict) -> str | None:
     faces = truth.get(record["frame"], ())
     best = max(faces, key=lambda f: box_iou(np.array([record["box"]], float), np.array([f.box], float))[0, 0], default=None)
@@ -106,10 +126,11 @@ def main() -> None:
     runs = [("keima3-test", None, None), ("newgame8-test", None, None), ("newgame8-test", args.model, None)]
     if args.sweep:
         runs += [("newgame8-test", None, t) for t in (0.6, 0.7, 0.9)] + [("newgame8-test", args.model, t) for t in (0.3, 0.4, 0.5)]
+    runs += [("episode-frames", None, None), ("episode-frames", args.model, None)]
     for preset, model, threshold in runs:
         work = args.out / preset
         work.mkdir(parents=True, exist_ok=True)
-        figures = clip_run(preset, work, model, threshold)
+        figures = frames_run(work, model, threshold) if preset == "episode-frames" else clip_run(preset, work, model, threshold)
         rows.append((preset, "model" if model else "colour", threshold, figures))
         print(preset, threshold, json.dumps(figures), flush=True)
     print("\n| clip | embedding | threshold | tracks grouped | characters | groups | purity | completeness | pair precision / recall | crops kept | near-duplicates dropped |")
