@@ -28,7 +28,7 @@ from typing import Iterator
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from throughput_inputs import SAKURASOU, upscaled  # noqa: E402
+from throughput_inputs import SAKURASOU, model_or_default, upscaled  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SUMMARY = re.compile(
@@ -80,10 +80,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="runs per row; the row shows the one with the fewest drops")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out")
     args = parser.parse_args()
-    model = args.model
-    default_model = REPO / "benchmarks" / "out" / "open_set" / "keima3" / "model.onnx"
-    if model is None and default_model.exists():
-        model = default_model
+    model = model_or_default(args.model)
     args.out.mkdir(parents=True, exist_ok=True)
     clips = {"480p": SAKURASOU, "1080p": upscaled(SAKURASOU, args.out / "sakurasou_1920x1080.mp4", 1920, 1080)}
     rows = [("480p", False, True), ("480p", True, True), ("1080p", False, False), ("1080p", False, True), ("1080p", True, True)]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from throughput_inputs import ONEPIECE, SAKURASOU, looped  # noqa: E402
+from throughput_inputs import ONEPIECE, SAKURASOU, looped, model_or_default  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -46,10 +46,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out")
     args = parser.parse_args()
-    model = args.model
-    default_model = REPO / "benchmarks" / "out" / "open_set" / "keima3" / "model.onnx"
-    if model is None and default_model.exists():
-        model = default_model
+    model = model_or_default(args.model)
     args.out.mkdir(parents=True, exist_ok=True)
     sources = [SAKURASOU, ONEPIECE]
     episodes = [looped(sources[i % 2], args.out / f"season_ep{i + 1:02d}_{args.minutes:g}min.mp4", 60 * args.minutes)

@@ -34,6 +34,17 @@ CASCADE = SHARED / "models" / "lbpcascade_animeface.xml"
 KEIMA3 = SHARED / "datasets" / "keima3" / "raw"
 KEIMA3_TEST = range(31, 37)  # upstream convention: images 31-36 are the test split
 
+# The keima3 open-set model benchmarks/open_set.py trains: the live and season benchmarks use it when there.
+KEIMA3_MODEL = REPO / "benchmarks" / "out" / "open_set" / "keima3" / "model.onnx"
+
+
+def model_or_default(given: Path | None) -> Path | None:
+    """`given`, else the keima3 model when benchmarks/open_set.py has trained it, else None (faces only)."""
+    if given is not None:
+        return given
+    return KEIMA3_MODEL if KEIMA3_MODEL.exists() else None
+
+
 # Picture transform applied to each decoded frame: (H, W, 3) BGR in, (H', W', 3) BGR out.
 Paint = Callable[[np.ndarray, int], np.ndarray]
 
