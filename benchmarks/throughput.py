@@ -40,6 +40,7 @@ if str(REPO) not in sys.path:
 
 from benchmarks import throughput_inputs as inputs  # noqa: E402
 
+SERIAL_FLOOR = "floor-serial"  # the earlier floor: decode then encode, one thread
 CONTENDERS = ("floor", "naive", "annotate")
 # Not one of the three: the runtime's FileSource → Mp4Sink with no vision work, run in
 # the main section to split annotate's distance to the floor into plumbing and vision.
@@ -113,6 +114,8 @@ def run_contender(args: argparse.Namespace) -> int:
         cpu_before = cpu_seconds()
         started = time.perf_counter()
         if args.contender == "floor":
+            result = contenders.run_floor_pipelined(input_path, output_path, encoder)
+        elif args.contender == SERIAL_FLOOR:
             result = contenders.run_floor(input_path, output_path, encoder)
         elif args.contender == IO:
             result = contenders.run_io(input_path, output_path, encoder)
@@ -151,6 +154,9 @@ class Measured:
     source_fps: float
     cpu_seconds: float  # user + system, all threads: less sensitive to other load than wall time
     error: str = ""  # the child's last line of stderr when the contender failed (then frames == 0)
+    # The whole child process, start-up and exit included (the same harness for every contender,
+    # so differences are the contender's own start-up: imports, model loads).
+    process_seconds: float = 0.0
 
     @property
     def failed(self) -> bool:
@@ -185,7 +191,9 @@ class Runner:
             "--input", str(clip.path), "--output", str(output), "--model", str(self.model),
             "--cascade", str(self.args.cascade), "--preset", self.args.preset, "--crf", str(self.args.crf),
         ]
+        process_started = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+        process_seconds = time.perf_counter() - process_started
         lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
         if done.returncode != 0 or not lines:
             # Report and go on: one broken contender must not cost the figures of all the others.
@@ -201,7 +209,7 @@ class Runner:
             contender=contender, input=clip.path.name, frames=data["frames"], seconds=data["seconds"],
             peak_rss=data["peak_rss"], out_frames=data["out_frames"], faces=data["faces"],
             stages=data["stages"], profile=data["profile"], rss_samples=data["rss_samples"],
-            source_fps=clip.frames / clip.seconds, cpu_seconds=data["cpu_seconds"],
+            source_fps=clip.frames / clip.seconds, cpu_seconds=data["cpu_seconds"], process_seconds=process_seconds,
         )
         self.log.append(measured)
         print(f"  {contender:<9} {clip.path.name:<32} {measured.fps:6.1f} fps  "
@@ -246,23 +254,25 @@ def section_main(runner: Runner, clip: inputs.ClipInfo, report: list[str]) -> di
     repeat = runner.args.repeat
     print(f"\n== main: {clip.width}x{clip.height}, {clip.frames} frames ({clip.seconds:.1f} s), "
           f"best of {repeat} for all but naive ==", flush=True)
-    order = ("floor", IO, "annotate", "naive")
+    order = ("floor", SERIAL_FLOOR, IO, "annotate", "naive")
     runs = runner.repeated(order, clip, repeat)
     # Best of the repeats: on a shared machine noise only ever slows a run down.
     best = {name: max(measured, key=lambda m: m.fps) for name, measured in runs.items()}
     rows = []
-    for name in ("floor", "naive", "annotate", IO):
+    for name in ("floor", SERIAL_FLOOR, "naive", "annotate", IO):
         m = best[name]
-        label = f"{name} (extra: FileSource → Mp4Sink, no vision)" if name == IO else name
+        label = {IO: f"{name} (extra: FileSource → Mp4Sink, no vision)", "floor": "floor (pipelined: decode ‖ encode)",
+                 SERIAL_FLOOR: f"{name} (one thread)"}.get(name, name)
         every = ", ".join(fps_text(r) for r in runs[name])
         if m.failed:
-            rows.append([label, "failed", every] + ["–"] * 7)
+            rows.append([label, "failed", every] + ["–"] * 9)
             continue
         rows.append([label, f"{m.fps:.1f}", every, f"{m.realtime:.2f}x", ratio(m, best["floor"]), ratio(m, best["naive"], 1),
                      f"{m.cpu_ms:.0f}", "–" if best["floor"].failed else f"{m.cpu_ms / best['floor'].cpu_ms:.2f}",
-                     f"{mib(m.peak_rss):.0f}", f"{m.frames}/{m.out_frames}"])
+                     f"{mib(m.peak_rss):.0f}", f"{m.frames}/{m.out_frames}",
+                     f"{m.process_seconds:.2f}", "–" if best["floor"].failed else f"{best['floor'].process_seconds / m.process_seconds:.2f}"])
     headers = ["contender", "fps", "all runs", "real-time", "vs floor", "vs naive", "CPU ms/frame", "CPU vs floor",
-               "peak RSS MiB", "frames in/out"]
+               "peak RSS MiB", "frames in/out", "whole process s", "process vs floor"]
     table = markdown_table(headers, rows)
     profile = best["annotate"].profile
     text = (f"### 1080p: floor, naive, annotate\n\nInput: {clip.path.name}, {clip.width}x{clip.height}, "
@@ -527,7 +537,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--crf", type=int, default=23, help="x264 crf for every contender (default 23)")
     parser.add_argument("--update-docs", action="store_true", help=f"copy the plot to {DOCS_IMG.relative_to(REPO)}")
     # The child-process mode: one contender, one input, result as a JSON line on stdout.
-    parser.add_argument("--contender", choices=(*CONTENDERS, IO), help=argparse.SUPPRESS)
+    parser.add_argument("--contender", choices=(*CONTENDERS, IO, SERIAL_FLOOR), help=argparse.SUPPRESS)
     parser.add_argument("--input", help=argparse.SUPPRESS)
     parser.add_argument("--output", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

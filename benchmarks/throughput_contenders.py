@@ -3,7 +3,9 @@
 All three decode with PyAV (frame threading on, as `FileSource` does), encode libx264 with the
 same preset and crf, and copy the audio packets unchanged. They differ only in the vision work:
 
-    floor     none: decoded frames go straight back to the encoder (what a user writes first)
+    floor     none: demux + decode in one thread, x264 + mux in another, decoded frames passed
+              straight through (the honest limit: annotate also decodes and encodes in threads)
+    floor-serial  the same in one thread, one after the other (what a user writes first)
     io        none, through the runtime's FileSource and Mp4Sink (extra: locates annotate's overhead)
     naive     the seeds' loop: BGR frame → cascade on the full-resolution grey frame → one
               classifier call per face (batch of 1) → draw → encode
@@ -57,6 +59,50 @@ def run_floor(input_path: Path, output_path: Path, encoder: EncoderOptions) -> R
             for frame in packet.decode():
                 dst.mux(video_out.encode(frame))
                 frames += 1
+        dst.mux(video_out.encode(None))
+    return RunResult(frames, time.perf_counter() - started)
+
+
+def run_floor_pipelined(input_path: Path, output_path: Path, encoder: EncoderOptions) -> RunResult:
+    """The floor with decoding and encoding overlapped: a reader thread demuxes and decodes,
+    this thread encodes and muxes (audio packets travel in the same queue, in demux order)."""
+    import queue
+    import threading
+
+    started = time.perf_counter()
+    frames = 0
+    handoff: queue.Queue = queue.Queue(maxsize=8)
+    failure: list[BaseException] = []
+    with av.open(str(input_path)) as src, av.open(str(output_path), "w") as dst:
+        video_in, audio_in, video_out, audio_out = _open_streams(src, dst, encoder)
+
+        def read() -> None:
+            try:
+                for packet in src.demux(*(s for s in (video_in, audio_in) if s is not None)):
+                    if packet.stream is audio_in:
+                        if packet.dts is not None:
+                            handoff.put(("audio", packet))
+                        continue
+                    for frame in packet.decode():
+                        handoff.put(("video", frame))
+            except BaseException as exc:  # noqa: BLE001 - handed to the encoding thread
+                failure.append(exc)
+            finally:
+                handoff.put(None)
+
+        reader = threading.Thread(target=read, name="floor decode", daemon=True)
+        reader.start()
+        while (item := handoff.get()) is not None:
+            kind, payload = item
+            if kind == "audio":
+                payload.stream = audio_out
+                dst.mux(payload)
+            else:
+                dst.mux(video_out.encode(payload))
+                frames += 1
+        reader.join()
+        if failure:
+            raise failure[0]
         dst.mux(video_out.encode(None))
     return RunResult(frames, time.perf_counter() - started)
 
