@@ -68,9 +68,7 @@ def write_report(
 
     episodes = []
     for sidecar, target in zip(sidecars, targets):
-        records, summary = read_sidecar(sidecar)
-        if summary is None:
-            raise InputError(f"sidecar {sidecar} has no summary (cut short while it was written?)")
+        records, summary = _read_whole(sidecar)
         frame_duration = summary.duration / summary.frames if summary.frames else 0.0
         found = stretches(records, frame_duration)
         clip = Path(video) if video is not None else sidecar.with_suffix(".mp4")
@@ -115,12 +113,18 @@ def write_season_page(sidecars: Sequence[str | os.PathLike], output: str | os.Pa
     output = Path(output)
     episodes = []
     for sidecar in map(Path, sidecars):
-        _, summary = read_sidecar(sidecar)
-        if summary is None:
-            raise InputError(f"sidecar {sidecar} has no summary (cut short while it was written?)")
+        _, summary = _read_whole(sidecar)
         episodes.append(Episode(sidecar.stem, summary, (), (), None, page=f"{sidecar.stem}.html"))
     _write_all([(output, season_page(title or output.parent.name or output.stem, episodes))])
     return output
+
+
+def _read_whole(sidecar: Path):
+    """(records, summary) of a sidecar that was finished: one with no summary was cut short."""
+    records, summary = read_sidecar(sidecar)
+    if summary is None:
+        raise InputError(f"sidecar {sidecar} has no summary (cut short while it was written?)")
+    return records, summary
 
 
 def _relative_url(path: Path, folder: Path) -> str:
