@@ -16,9 +16,10 @@ what the defaults reach):
 1. a stratified, seeded validation split of the training images (`val_fraction`);
 2. the 96x96 crops upscaled to `resolution` (224) inside the model: MobileNet's ImageNet
    features are made at that scale (keima3: 16/18 at 96 px, 17/18 at 160, 18/18 at 224);
-3. augmentation during training only: horizontal flips, small rotations, zoom, shifts, and
-   brightness/contrast jitter; hue is left alone because hair and eye colour are what tell
-   look-alike characters apart;
+3. augmentation during training only (`streamer.training.augment`): horizontal flips, small
+   rotations, zoom, shifts, brightness/contrast jitter, and the broadcast look (faces squashed
+   or stretched, shrunk and scaled back as small faces on screen are); hue is left alone
+   because hair and eye colour are what tell look-alike characters apart;
 4. phase 1: the backbone frozen, only the new head (dropout, projection, cosine softmax) learns;
 5. phase 2: the backbone unfrozen (all of it by default, or its top `fine_tune_layers`)
    with a 30x smaller learning rate; batch-norm layers stay frozen and in inference mode
@@ -47,6 +48,7 @@ from streamer.training.tf_runtime import configure, import_tensorflow
 tf = import_tensorflow()
 import keras  # noqa: E402 - after the quiet TensorFlow import
 
+from streamer.training.augment import build_augmenter
 from streamer.training.backbones import BackboneSpec, WeightsChoice, build_backbone, get_spec, preprocessing_layer, resolve_weights
 from streamer.training.config import TrainConfig  # defined without TensorFlow, for the CLI; callers may import it here
 from streamer.training.dataset import ImageSet, crop_margin_of, detector_of, load_image_folder, stratified_split, train_folder
@@ -137,7 +139,7 @@ def train(
     # Others are one more class ("someone else"). Measured against outlier exposure (others'
     # target spread evenly over the characters) on keima3: 97 % against 80-95 % of strangers rejected.
     classifier, embedder, backbone = build_classifier(spec, weights, k + bool(others_folders), config)
-    augmenter = build_augmenter(config.augment, config.seed)
+    augmenter = build_augmenter(config.augment, config.broadcast, config.seed)
     trainer = keras.Sequential([augmenter, classifier], name="trainer") if augmenter is not None else classifier
 
     per_epoch = config.others_per_epoch or len(train_set)
@@ -328,25 +330,6 @@ def load_others(
     images = np.stack([faces[i] for i in order])
     held_count = min(config.others_held_out, len(faces) // 5)
     return images[held_count:], images[:held_count]
-
-
-def build_augmenter(strength: float, seed: int):
-    """Random transforms applied to training batches only (None when strength is 0)."""
-    if strength <= 0:
-        return None
-    s = float(strength)
-    L = keras.layers
-    return keras.Sequential(
-        [
-            L.RandomFlip("horizontal", seed=seed),
-            L.RandomRotation(0.04 * s, fill_mode="reflect", seed=seed + 1),  # ±14° at strength 1
-            L.RandomZoom((-0.15 * s, 0.1 * s), fill_mode="reflect", seed=seed + 2),
-            L.RandomTranslation(0.08 * s, 0.08 * s, fill_mode="reflect", seed=seed + 3),
-            L.RandomBrightness(0.15 * s, value_range=(0, 255), seed=seed + 4),
-            L.RandomContrast(0.2 * s, seed=seed + 5),
-        ],
-        name="augment",
-    )
 
 
 def set_trainable(backbone, top_layers: int) -> None:

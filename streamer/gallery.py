@@ -4,8 +4,9 @@
     streamer annotate EPISODE.mkv -m MODEL.onnx --gallery GALLERY.json
 
 A gallery is a JSON file holding, per character, the embeddings of the faces it was enrolled
-from (`streamer.open_set`); the character's prototype is their normalised mean. Embeddings
-only mean something to the model that made them, so the gallery names that model (file name
+from (`streamer.open_set`); the character's prototype is their normalised mean (plus one per
+look for a character enrolled from ten faces or more: `streamer.open_set.enrolled_prototypes`).
+Embeddings only mean something to the model that made them, so the gallery names that model (file name
 and sha256) and is refused by any other:
 
     {"format": "streamer-gallery", "version": 1,
@@ -55,7 +56,15 @@ class Gallery:
     source: str = "gallery"  # the file it was read from, for messages
 
     def prototypes(self) -> list[tuple[str, np.ndarray]]:
-        return [(character.name, character.prototype) for character in self.characters]
+        """(name, unit vector) per prototype: each character's mean, and for characters enrolled
+        from many faces one more per look (`streamer.open_set.enrolled_prototypes`)."""
+        from streamer.open_set import enrolled_prototypes
+
+        return [
+            (character.name, vector)
+            for character in self.characters
+            for vector in enrolled_prototypes(character.embeddings)
+        ]
 
     def to_json(self) -> str:
         return json.dumps(

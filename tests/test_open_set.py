@@ -15,7 +15,7 @@ from streamer.cli import main
 from streamer.errors import InputError, ModelError
 from streamer.gallery import read_gallery
 from streamer.labeler import DEFAULT_THRESHOLD, TrackLabeler
-from streamer.open_set import calibrate, named_right, prototype_scores, rejected
+from streamer.open_set import calibrate, enrolled_prototypes, named_right, prototype_scores, rejected
 from test_labeler import BOX_A, scene, tracks
 
 RED, YELLOW = COLORS_BGR["red"], COLORS_BGR["yellow"]
@@ -38,6 +38,21 @@ def test_prototype_scores_take_each_labels_nearest_prototype():
     scores = prototype_scores(np.array([[0, 0, 2.0], [3.0, 0, 0]]), vectors, owners, 3)
     assert scores[0].tolist() == pytest.approx([0, 1, -1])  # label 2 has no prototype: never named
     assert scores[1].tolist() == pytest.approx([1, 0, -1])
+
+
+def test_a_character_enrolled_from_many_faces_keeps_each_look():
+    rng = np.random.default_rng(0)
+    close_up, far = np.eye(8)[0], np.eye(8)[1]  # two looks of one character, orthogonal
+    faces = np.concatenate([close_up + 0.05 * rng.normal(size=(8, 8)), far + 0.05 * rng.normal(size=(12, 8))])
+    vectors = enrolled_prototypes(faces)
+    assert len(vectors) == 1 + 20 // 5  # the mean and one prototype per five faces
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1)
+    scores = prototype_scores(np.stack([close_up, far]), vectors, np.zeros(len(vectors), int), 1)[:, 0]
+    assert (scores > 0.95).all()  # each look has its prototype; the mean alone scores them ~0.6-0.8
+    assert float((vectors[0] @ np.stack([close_up, far]).T).max()) < 0.85
+    # Few faces: the mean only (per-face prototypes let strangers in on 5-shot enrollment).
+    assert len(enrolled_prototypes(faces[:9])) == 1
+    assert np.array_equal(enrolled_prototypes(faces), enrolled_prototypes(faces.copy()))  # no randomness
 
 
 def test_calibration_separates_known_faces_from_others():

@@ -58,6 +58,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--dropout", type=float, default=d.dropout, metavar="P", help=f"before the last layer (default {d.dropout})")
     parser.add_argument("--augment", type=float, default=d.augment, metavar="S",
                         help=f"augmentation strength (flips, rotation, zoom, shifts, brightness, contrast); 0 = off (default {d.augment:g})")
+    parser.add_argument("--broadcast", type=float, default=d.broadcast, metavar="S",
+                        help="strength of the broadcast look: faces squashed or stretched sideways, and shrunk and scaled "
+                        f"back as small faces on screen are; 0 = off (default {d.broadcast:g})")
     parser.add_argument("--no-flip-average", dest="flip_average", action="store_false",
                         help="do not average the scores of each crop and its mirror image in the saved model")
     parser.add_argument("--crop-margin", type=float, default=None, metavar="M",
@@ -109,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         label_smoothing=args.label_smoothing,
         dropout=args.dropout,
         augment=args.augment,
+        broadcast=args.broadcast,
         flip_average=args.flip_average,
         crop_margin=args.crop_margin,
         others=tuple(args.others or TrainConfig.others),
