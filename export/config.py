@@ -30,7 +30,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     dropout: float = 0.3
     augment: float = 1.0  # strength multiplier; 0 turns augmentation off
-    broadcast: float = 0.0  # strength of the broadcast look (squashed, small, soft faces); 0: off
+    broadcast: float = 0.5  # strength of the broadcast look (squashed, small, soft faces); 0: off
     flip_average: bool = True  # average scores of crop and mirror image, inside the graph
     crop_margin: float | None = None  # how the crops were cut; None: DATA_DIR/prepare.json's, else 0
     # Open-set recognition (streamer.open_set): faces of other characters, trained as one more
