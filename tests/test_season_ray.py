@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -56,6 +57,13 @@ def cluster(tmp_path_factory):
         pytest.skip("needs /proc/net to check what listens")
     before = listening()
     temp = tmp_path_factory.mktemp("ray")
+    # A cluster with token authentication, as docs/season.md sets one up: the head and every
+    # client read the same token file (a fresh machine has no ~/.ray/auth_token).
+    token = temp / "auth_token"
+    token.write_text(secrets.token_hex(32))
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
+    saved = {name: os.environ.get(name) for name in auth}
+    os.environ.update(auth)  # the streamer processes the tests start inherit it
     env = dict(os.environ, **LOOPBACK_ONLY, RAY_USAGE_STATS_ENABLED="0")
     ray_cli = str(Path(sys.executable).with_name("ray"))
     with socket.socket() as probe_socket:  # a free port for the head's GCS
@@ -72,6 +80,11 @@ def cluster(tmp_path_factory):
         yield {"address": address, "new_listeners": listening() - before}
     finally:
         subprocess.run([ray_cli, "stop", "--force"], env=env, capture_output=True, timeout=60)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(scope="module")
