@@ -30,8 +30,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_accuracy import REPO, SHARED, run_step  # noqa: E402
 
@@ -67,24 +65,20 @@ def cut_labelled_faces(model: Path, folder: Path) -> dict[str, int]:
     `model`, into folder/<name>/: what `streamer faces` plus a user's renaming would give."""
     import cv2
 
+    from gallery_prototypes import labelled_faces
     from streamer.classifier import OnnxClassifier
-    from streamer.face_boxes import read_pictures
-    from streamer.model_contract import crop_face
 
     classifier = OnnxClassifier(model)
+    crops, labels = labelled_faces(classifier, "train")
     shutil.rmtree(folder, ignore_errors=True)
     counts: dict[str, int] = {}
-    for picture in read_pictures(EPISODES, ("train",)):
-        image = cv2.imread(str(picture.path))
-        for index, face in enumerate(picture.faces):
-            if face.ignore or face.name not in classifier.labels:
-                continue
-            crop = crop_face(image, np.asarray(face.xyxy), classifier.input_size, classifier.crop_margin)
-            if crop is None:
-                continue
-            (folder / face.name).mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(folder / face.name / f"{picture.path.stem}_{index}.png"), crop)
-            counts[face.name] = counts.get(face.name, 0) + 1
+    for index, (crop, label) in enumerate(zip(crops, labels)):
+        if label < 0:
+            continue
+        name = classifier.labels[label]
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / name / f"{index:04d}.png"), crop)
+        counts[name] = counts.get(name, 0) + 1
     return counts
 
 

@@ -42,12 +42,6 @@ class EnrolledCharacter:
     images: tuple[str, ...]  # where each embedding came from, for the record
     embeddings: np.ndarray  # (n, d) unit vectors
 
-    @property
-    def prototype(self) -> np.ndarray:
-        from streamer.open_set import normalized
-
-        return normalized(self.embeddings.mean(axis=0, keepdims=True))[0]
-
 
 @dataclass(frozen=True)
 class Gallery:

@@ -52,8 +52,9 @@ def prototypes_of(embeddings: np.ndarray, labels: np.ndarray, classes: int) -> n
 # A character enrolled from many faces (a face set cut from episodes, say) is drawn in several
 # looks (close-up, far, turned, another episode's style) that one mean blurs together; one
 # extra prototype per FACES_PER_LOOK faces, the centres of a k-means over them, keeps each look.
-# Few faces keep the mean alone: per-face prototypes let strangers in (5-shot enrollment into
-# the keima3 model: 95 % of strangers rejected with the mean, 89 % with the faces as well).
+# Few faces keep the mean alone: per-face prototypes name fewer and let more strangers in
+# (benchmarks/gallery_prototypes.py, 5-shot into the keima3 model: 53 % named and 99.1 % of
+# strangers rejected with the mean, 45 % and 98.2 % with every face as a prototype).
 FACES_PER_LOOK = 5
 MIN_FACES_FOR_LOOKS = 10
 

@@ -105,7 +105,8 @@ def test_enroll_writes_a_gallery_that_names_the_new_character(embedder, tmp_path
     assert "yellow 3" in capsys.readouterr().err
     loaded = read_gallery(gallery)
     assert [c.name for c in loaded.characters] == ["yellow"] and loaded.characters[0].embeddings.shape == (3, 3)
-    assert loaded.characters[0].prototype == pytest.approx(color_direction(YELLOW), abs=1e-5)
+    assert [(name, list(vector)) for name, vector in loaded.prototypes()] == [
+        ("yellow", pytest.approx(color_direction(YELLOW), abs=1e-5))]  # three faces: their mean only
 
     classifier = OnnxClassifier(embedder, galleries=[loaded])
     assert classifier.labels == ("red", "green", "blue", "yellow")
