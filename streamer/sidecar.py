@@ -95,6 +95,18 @@ class SidecarSummary:
     unknown: CharacterTime | None = None
     damaged: tuple[dict[str, Any], ...] = ()  # {"start": s, "end": s, "packets": n}: skipped, undecodable
 
+    def stats_of(self, name: str) -> CharacterTime | None:
+        """A character's times, or the unknown faces' for UNKNOWN; None when never on screen."""
+        return self.unknown if name == UNKNOWN else self.characters.get(name)
+
+    def screen_time(self, name: str) -> float:
+        stats = self.stats_of(name)
+        return stats.screen_time if stats else 0.0
+
+    def names(self) -> list[str]:
+        """The characters on screen in name order, then UNKNOWN if any unknown face was."""
+        return sorted(self.characters) + ([UNKNOWN] if self.unknown else [])
+
     def to_json(self) -> dict[str, Any]:
         return {
             "type": "summary",
@@ -117,6 +129,14 @@ class SidecarSummary:
             unknown=CharacterTime(**data["unknown"]) if data.get("unknown") else None,
             damaged=tuple(dict(d) for d in data.get("damaged", ())),
         )
+
+
+def names_on_screen(summaries: Iterable[SidecarSummary]) -> list[str]:
+    """Every character on screen in any of the summaries, in name order, then UNKNOWN if any
+    summary has unknown faces: the rows (or columns) of a season's screen-time table."""
+    summaries = list(summaries)
+    names = sorted({name for s in summaries for name in s.characters})
+    return names + ([UNKNOWN] if any(s.unknown for s in summaries) else [])
 
 
 def summary_path(csv_path: str | os.PathLike) -> Path:

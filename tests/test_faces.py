@@ -125,3 +125,33 @@ def test_streamer_train_runs_on_the_face_set(clip, tmp_path):
     code = main(["train", str(out), "-o", str(tmp_path / "m.keras"), "--weights", "none", "--epochs", "1",
                  "--fine-tune-epochs", "0", "--others", "none", "--resolution", "96", "-q"])
     assert code == 0 and (tmp_path / "m.keras").is_file()
+
+
+def test_grouping_merges_the_most_similar_groups_first_and_stops_at_the_threshold():
+    from streamer.faces.cluster import group
+
+    # Two tight pairs and a loner, on the unit circle (angles in degrees): (0, 10) and
+    # (90, 100) merge at cos(10°) ≈ 0.98; the pairs are ~0.0 apart on average, and the loner at
+    # 200° is far from everyone.
+    angles = np.radians([0, 90, 10, 200, 100])
+    vectors = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+    assert group(vectors, 0.9) == [[0, 2], [1, 4], [3]]
+    assert group(vectors, 0.999) == [[0], [1], [2], [3], [4]]
+    # Average linkage: at -0.2 the two pairs join, mean cosine ≈ 0.0 (90° apart on average);
+    # the loner is at about -0.6 from that group on average, so it stays apart.
+    assert group(vectors, -0.2) == [[0, 2, 1, 4], [3]]
+    assert len(group(vectors, -1.0)) == 1
+    assert group(np.zeros((0, 2), np.float32), 0.5) == []
+
+
+def test_grouping_thousands_of_tracks_keeps_every_track_once():
+    """A season's worth of unknown tracks (the merge loop no longer searches all pairs)."""
+    from streamer.faces.cluster import group
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(40, 48))
+    vectors = centres[rng.integers(0, 40, 2500)] + rng.normal(scale=0.3, size=(2500, 48))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    groups = group(vectors, 0.5)
+    assert sorted(i for g in groups for i in g) == list(range(2500))
+    assert 30 <= len(groups) <= 60  # about the 40 centres

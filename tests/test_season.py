@@ -169,6 +169,11 @@ def test_two_episodes_of_the_same_name_are_refused_before_any_work(season, model
     assert "same name" in capsys.readouterr().err and not (tmp_path / "out").exists()
 
 
+def test_profile_on_a_season_is_refused_before_any_work(season, tmp_path, capsys):
+    assert annotate_season(str(season / "ep01.mp4"), str(season / "ep02.mp4"), "-o", str(tmp_path / "out"), "--profile") == 2
+    assert "--profile is for one video" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
 def test_a_second_run_into_the_same_folder_is_refused_while_the_first_runs(season, model, tmp_path, capsys):
     import fcntl
 

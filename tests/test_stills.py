@@ -86,6 +86,14 @@ def test_an_image_output_must_be_an_image_file(tmp_path, capsys):
     assert "the output of an image is an image file" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag", ["--report", "--profile"])
+def test_video_only_flags_on_an_image_are_refused_before_any_work(tmp_path, capsys, flag):
+    out = tmp_path / "labelled.png"
+    assert main(["annotate", str(FRAMES / "op_010.jpg"), "-o", str(out), flag, "-q"]) == 2
+    assert f"{flag} is for videos" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def _truth(tmp_path: Path) -> Path:
     """Two pictures: a known face and a stranger in one, a known face plus an ignored one in the other."""
     truth = {"images": [

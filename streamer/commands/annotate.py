@@ -50,11 +50,17 @@ def run(args: argparse.Namespace) -> int:
     from streamer.season import is_season_input
 
     if is_season_input(args.inputs):
+        if args.profile:
+            raise UsageError("--profile is for one video; profile an episode on its own")
         return _run_season(args)
     if args.workers != 1 or args.ray is not None:
         raise UsageError("--workers and --ray are for several episodes (a season); give more than one video")
     args.input = args.inputs[0]
     if is_image_input(args.input):
+        # Said, not ignored: a user who asked for a report or a profile would wait for one.
+        for flag, given in (("--report", args.report), ("--profile", args.profile)):
+            if given:
+                raise UsageError(f"{flag} is for videos; {args.input} is an image input")
         return _run_images(args)
     from streamer.annotate import EncoderSettings, annotate, print_profile
     from streamer.commands.runtime import quick_thread_handoff

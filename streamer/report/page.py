@@ -12,8 +12,9 @@ from importlib import resources
 from typing import Sequence
 
 from streamer.detections import UNKNOWN
+from streamer.durations import clock
 from streamer.report.stretches import Stretch
-from streamer.sidecar import SidecarSummary
+from streamer.sidecar import SidecarSummary, names_on_screen
 
 
 @dataclass(frozen=True)
@@ -28,17 +29,9 @@ class Episode:
     page: str = ""  # the page's file name, for the season's links
 
 
-def clock(seconds: float) -> str:
-    """m:ss (h:mm:ss past an hour)."""
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
 def episode_page(episode: Episode) -> str:
     summary = episode.summary
-    names = _lane_names(summary)
+    names = summary.names()
     by_name: dict[str, list[tuple[Stretch, bytes | None]]] = {name: [] for name in names}
     for stretch, thumbnail in zip(episode.stretches, episode.thumbnails):
         by_name.setdefault(stretch.name, []).append((stretch, thumbnail))
@@ -71,14 +64,12 @@ def episode_page(episode: Episode) -> str:
 
 
 def season_page(title: str, episodes: Sequence[Episode]) -> str:
-    names = sorted({name for e in episodes for name in e.summary.characters})
-    has_unknown = any(e.summary.unknown for e in episodes)
-    columns = names + ([UNKNOWN] if has_unknown else [])
-    totals = {name: sum(_seconds(e.summary, name) for e in episodes) for name in columns}
+    columns = names_on_screen(e.summary for e in episodes)
+    totals = {name: sum(e.summary.screen_time(name) for e in episodes) for name in columns}
     head = "".join(f"<th>{_text(n)}</th>" for n in columns)
     rows = []
     for episode in episodes:
-        cells = "".join(f'<td data-name="{_attr(n)}">{clock(_seconds(episode.summary, n))}</td>' for n in columns)
+        cells = "".join(f'<td data-name="{_attr(n)}">{clock(episode.summary.screen_time(n))}</td>' for n in columns)
         rows.append(f'<tr><td><a href="{_attr(urllib.parse.quote(episode.page))}">{_text(episode.title)}</a></td>{cells}</tr>')
     total_cells = "".join(f"<td>{clock(totals[n])}</td>" for n in columns)
     chart = _bars([(n, totals[n], n == UNKNOWN) for n in columns])
@@ -92,15 +83,6 @@ def season_page(title: str, episodes: Sequence[Episode]) -> str:
     )
 
 
-def _lane_names(summary: SidecarSummary) -> list[str]:
-    return sorted(summary.characters) + ([UNKNOWN] if summary.unknown else [])
-
-
-def _seconds(summary: SidecarSummary, name: str) -> float:
-    stats = summary.unknown if name == UNKNOWN else summary.characters.get(name)
-    return stats.screen_time if stats else 0.0
-
-
 def _bar(stretch: Stretch, duration: float) -> str:
     left = 100 * stretch.start / duration
     width = 100 * (stretch.end - stretch.start) / duration
@@ -112,7 +94,7 @@ def _bar(stretch: Stretch, duration: float) -> str:
 
 
 def _screen_time(summary: SidecarSummary) -> str:
-    return _bars([(name, _seconds(summary, name), name == UNKNOWN) for name in _lane_names(summary)])
+    return _bars([(name, summary.screen_time(name), name == UNKNOWN) for name in summary.names()])
 
 
 def _bars(rows: list[tuple[str, float, bool]]) -> str:

@@ -16,7 +16,8 @@ import numpy as np
 
 from streamer.atomic import AtomicPath
 from streamer.detections import UNKNOWN
-from streamer.sidecar import SidecarSummary
+from streamer.durations import clock
+from streamer.sidecar import SidecarSummary, names_on_screen
 
 
 @dataclass(frozen=True)
@@ -25,13 +26,11 @@ class EpisodeTimes:
     summary: SidecarSummary
 
     def seconds(self, character: str) -> float:
-        stats = self.summary.unknown if character == UNKNOWN else self.summary.characters.get(character)
-        return stats.screen_time if stats else 0.0
+        return self.summary.screen_time(character)
 
 
 def characters_of(episodes: Sequence[EpisodeTimes]) -> list[str]:
-    names = sorted({name for e in episodes for name in e.summary.characters})
-    return names + ([UNKNOWN] if any(e.summary.unknown for e in episodes) else [])
+    return names_on_screen(e.summary for e in episodes)
 
 
 def season_json(episodes: Sequence[EpisodeTimes]) -> dict:
@@ -39,7 +38,7 @@ def season_json(episodes: Sequence[EpisodeTimes]) -> dict:
     for name in characters_of(episodes):
         seen = []
         for episode in episodes:
-            stats = episode.summary.unknown if name == UNKNOWN else episode.summary.characters.get(name)
+            stats = episode.summary.stats_of(name)
             if stats:
                 seen.append((episode.name, stats))
         characters[name] = {
@@ -93,7 +92,7 @@ def season_chart(episodes: Sequence[EpisodeTimes]) -> np.ndarray:
             share = seconds / longest if col < len(episodes) else 0.0
             colour = (int(255 - 180 * share), int(255 - 110 * share), 255) if name == UNKNOWN else (255, int(255 - 130 * share), int(255 - 200 * share))
             cv2.rectangle(image, (x, y), (x + cell_w - 2, y + cell_h - 2), colour, -1)
-            text = f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+            text = clock(seconds)
             cv2.putText(image, text, (x + 8, y + 20), font, 0.5, (20, 20, 20), 1, cv2.LINE_AA)
     cv2.putText(image, "screen time (m:ss) per character and episode", (6, 22), font, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
     return image
