@@ -143,9 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector", default=None, help="learned detector ONNX (default: the shipped one)")
     parser.add_argument("--detect-width", type=int, default=DEFAULT_DETECT_WIDTH)
     parser.add_argument("--threshold", type=float, default=None,
-                        help="the learned detector's operating point (default: its metadata's, 0.4)")
+                        help="the learned detector's operating point (default: its metadata's)")
     parser.add_argument("--one-pass", action="store_true",
-                        help="the learned detector at the detection width only, without the half-width pass")
+                        help="the learned detector at the detection width only, without the smaller passes")
     parser.add_argument("--plot", default=str(REPO / "benchmarks" / "out" / "detector_pr.png"))
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)

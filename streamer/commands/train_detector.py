@@ -42,7 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--learning-rate", type=float, default=d.learning_rate, metavar="LR",
                         help=f"peak Adam learning rate, cosine-decayed (default {d.learning_rate:g})")
     parser.add_argument("--episode-weight", type=float, default=d.episode_weight, metavar="W",
-                        help="how often the second and later DATA are sampled, relative to the first (default 1)")
+                        help=f"how often the second and later DATA are sampled, relative to the first (default {d.episode_weight:g})")
     parser.add_argument("--seed", type=int, default=d.seed, help=f"(default {d.seed})")
     parser.add_argument("--threads", type=int, default=None, metavar="N", help="TensorFlow threads (default: all cores)")
     parser.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
