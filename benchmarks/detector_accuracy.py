@@ -146,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the learned detector's operating point (default: its metadata's)")
     parser.add_argument("--one-pass", action="store_true",
                         help="the learned detector at the detection width only, without the smaller passes")
+    parser.add_argument("--zooms", default=None, metavar="Z,Z,...",
+                        help="the learned detector's passes, as fractions of the detection width (default: the runtime's)")
     parser.add_argument("--plot", default=str(REPO / "benchmarks" / "out" / "detector_pr.png"))
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
@@ -157,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     learned = contenders["learned"]
     if args.threshold is not None:
         learned.contract = dataclasses.replace(learned.contract, score_threshold=args.threshold)
+    if args.zooms:
+        learned.zooms = tuple(float(z) for z in args.zooms.split(","))
     if args.one_pass:
         learned.zooms = (1.0,)
     print(f"learned detector: {learned.name}, threshold {learned.contract.score_threshold}; detect width {args.detect_width}")

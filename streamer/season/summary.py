@@ -29,13 +29,9 @@ class EpisodeTimes:
         return self.summary.screen_time(character)
 
 
-def characters_of(episodes: Sequence[EpisodeTimes]) -> list[str]:
-    return names_on_screen(e.summary for e in episodes)
-
-
 def season_json(episodes: Sequence[EpisodeTimes]) -> dict:
     characters = {}
-    for name in characters_of(episodes):
+    for name in names_on_screen(e.summary for e in episodes):
         seen = []
         for episode in episodes:
             stats = episode.summary.stats_of(name)
@@ -68,7 +64,7 @@ def season_csv(episodes: Sequence[EpisodeTimes]) -> str:
 
 def season_chart(episodes: Sequence[EpisodeTimes]) -> np.ndarray:
     """A characters x episodes grid, each cell shaded by its screen time and labelled m:ss."""
-    names = characters_of(episodes) or ["(no faces)"]
+    names = names_on_screen(e.summary for e in episodes) or ["(no faces)"]
     font = cv2.FONT_HERSHEY_SIMPLEX
     columns = [e.name for e in episodes] + ["total"]
     # Columns as wide as the longest episode name (within reason), names cut to fit.
