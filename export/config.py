@@ -57,11 +57,11 @@ class DetectorTrainConfig:
     negatives: str | None = None
     weights: str | None = None  # MobileNetV2 ImageNet weights file; None: random init
     alpha: float = 0.35
-    steps: int = 6000
+    steps: int = 7000
     batch_size: int = 16
     size: int = 320
     detect_width: int = 480
     learning_rate: float = 2e-3
-    episode_weight: float = 1.0  # how often a sample comes from each data set, relative
+    episode_weight: float = 2.0  # how often a sample comes from each data set, relative
     seed: int = 1
     threads: int | None = None

@@ -24,8 +24,8 @@ from streamer.scenecut import SceneCutDetector
 from streamer.track import FaceTracker
 
 # Defaults measured on 1080p with 2 cores (see README, "Throughput"): a detector call on a
-# 480-px copy costs 14-25 ms (the learned detector's two passes, alone or beside the encoder;
-# the cascade's was ~17 ms alone), so every 8th frame keeps detection at 2-3 ms a frame while a
+# 480-px copy costs about 25 ms alone (the learned detector's four passes; more beside the
+# encoder; the cascade's ~27), so every 8th frame keeps detection at 3-4 ms a frame while a
 # new face still gets a box within a third of a second at 24 fps.
 DEFAULT_DETECT_EVERY = 8
 
