@@ -80,8 +80,8 @@ def cut_score(previous: np.ndarray, current: np.ndarray) -> tuple[float, float]:
     """(score, mean absolute difference) of two luma thumbnails from `luma_thumbnail`.
 
     score: 1 - the best normalised cross-correlation over the allowed shifts (0 = same picture,
-    ~1 = unrelated), bars left out; where a frame is flat: 1.0 if the other is a full picture,
-    else 0.0. Both are measured inside the bars.
+    ~1 = unrelated); where a frame is flat: 1.0 if the other is a full picture, else 0.0.
+    Both are measured inside the bars the two frames share (`without_bars`).
     """
     previous, current = without_bars(previous, current)
     mean_abs_diff = float(np.abs(current - previous).mean())

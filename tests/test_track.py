@@ -15,7 +15,9 @@ import cv2
 import numpy as np
 import pytest
 
+from streamer.detectors import SHIPPED_DETECTOR
 from streamer.detectors.cascade import CascadeDetector
+from streamer.detectors.onnx_face import OnnxFaceDetector
 from streamer.detections import Detections, box_iou
 from streamer.scenecut import SceneCutDetector
 from streamer.labeler import FacesOnly
@@ -473,3 +475,40 @@ def test_every_id_ends_once_and_only_after_it_was_seen(sakurasou_loop, max_misse
         assert all(i not in ids_per_frame[later] for later in range(index, LAST_FRAME + 1))
     still_live = set(ids_per_frame[LAST_FRAME])
     assert {i for _, i in ended} | still_live == set(first_seen)
+
+
+class RecordingDetector(OnnxFaceDetector):
+    """The shipped detector, keeping which passes each detection round asked for."""
+
+    def __init__(self) -> None:
+        self.rounds: list[tuple[float, ...]] = []
+        super().__init__(SHIPPED_DETECTOR)
+        self.rounds.clear()  # the constructor's own trial call
+
+    def detect(self, image, zooms=None):
+        self.rounds.append(tuple(self.zooms if zooms is None else zooms))
+        return super().detect(image, zooms=zooms)
+
+
+def test_a_shot_starts_with_every_pass_then_the_halves_take_turns():
+    detector, tracker = RecordingDetector(), RecordingTracker(max_missed=3)
+    loop = RecognitionLoop(detector, tracker, SceneCutDetector(), FacesOnly(), detect_every=8)
+    round_frames, ids_per_frame = [], {}
+    with FileSource(VIDEOS / "sakurasou_480p.mp4") as source:
+        for frame in source:
+            if frame.index > 117:
+                break
+            rounds_before = len(detector.rounds)
+            ids_per_frame[frame.index] = loop.process(frame).tracker_id.tolist()
+            if len(detector.rounds) > rounds_before:
+                round_frames.append(frame.index)
+    every, first_half, second_half = (1.0, 0.8, 0.6, 0.4), (1.0, 0.6), (0.8, 0.4)
+    assert detector.zooms == every
+    # Rounds at 0, 8, 16, 24; the cut at 29; 37, 45; the cut at 52; then every 8 frames.
+    assert round_frames[:8] == [0, 8, 16, 24, 29, 37, 45, 52]
+    assert detector.rounds[:8] == [every, first_half, second_half, first_half, every, second_half, first_half, every]
+    assert set(detector.rounds[8:]) == {first_half, second_half}
+    assert all(a != b for a, b in zip(detector.rounds[8:], detector.rounds[9:]))  # they alternate
+    # 52-117, one girl in close-up: one id throughout, with half the passes on most rounds.
+    assert all(len(ids_per_frame[index]) == 1 for index in range(53, 118))
+    assert len(ids_in(ids_per_frame, 53, 117)) == 1

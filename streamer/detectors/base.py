@@ -29,13 +29,16 @@ class FaceDetector(Protocol):
         ...
 
 
-def detect_frame(detector: FaceDetector, frame: Frame) -> Detections:
+def detect_frame(detector: FaceDetector, frame: Frame, zooms: tuple[float, ...] | None = None) -> Detections:
     """Run `detector` on a decoded frame, converting only what it needs (the luma plane for the
-    cascade; a downscaled BGR copy for the learned detector), boxes in the frame's pixels."""
+    cascade; a downscaled BGR copy for the learned detector), boxes in the frame's pixels.
+
+    zooms: a detector with passes at several scales (`zooms` attribute) runs only these.
+    """
     if not detector.wants_color:
         return detector.detect(frame.gray)
     small, scale = frame.scaled_bgr(detector.detect_width)
-    found = detector.detect(small)
+    found = detector.detect(small) if zooms is None else detector.detect(small, zooms=zooms)
     if scale == 1.0 or not len(found):
         return found
     return found.replace(xyxy=found.xyxy / scale).clipped(frame.width, frame.height)

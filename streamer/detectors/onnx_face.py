@@ -142,7 +142,8 @@ class OnnxFaceDetector:
         self.box_convention = self.contract.box
         self.detect(np.zeros((64, 64, 3), np.uint8))  # fail now, not on the first frame
 
-    def detect(self, image: np.ndarray) -> Detections:
+    def detect(self, image: np.ndarray, zooms: tuple[float, ...] | None = None) -> Detections:
+        """zooms: this call's passes (None: all of `self.zooms`; the loop runs fewer between cuts)."""
         height, width = image.shape[:2]
         threshold = self.contract.score_threshold if self.threshold is None else self.threshold
         # Scale down to the detection width once, and the other passes from that copy: a
@@ -153,7 +154,7 @@ class OnnxFaceDetector:
             size = (self.detect_width, max(1, round(height * base_scale)))
             base = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         boxes, scores = [], []
-        for zoom in self.zooms:
+        for zoom in self.zooms if zooms is None else zooms:
             batch, pass_scale = prepare_input(base, max(32, int(base.shape[1] * zoom)), self.contract.multiple)
             scale = base_scale * pass_scale
             try:
