@@ -17,6 +17,11 @@ class FaceDetector(Protocol):
 
     name: how the detector is recorded in a classifier's metadata and in messages.
     box_convention: what its boxes cover (a classifier's crops must come from the same kind).
+
+    A detector that runs passes at several scales (the learned one) also has `zooms`, the
+    fractions of the detection width it runs by default, and `detect(image, zooms=...)` to run
+    only some of them: the loop runs half of them on a shot's later rounds
+    (`streamer.pipeline.RecognitionLoop`).
     """
 
     name: str

@@ -35,19 +35,24 @@ MAX_FACES = 64
 DEFAULT_ZOOMS = (1.0, 0.8, 0.6, 0.4)
 
 
+def scaled_down(image: np.ndarray, width: int | None) -> tuple[np.ndarray, float]:
+    """(the image scaled down to `width` wide, the scale applied); never up, 0/None keeps it."""
+    height, original_width = image.shape[:2]
+    if not width or original_width <= width:
+        return image, 1.0
+    scale = width / original_width
+    return cv2.resize(image, (width, max(1, round(height * scale))), interpolation=cv2.INTER_AREA), scale
+
+
 def prepare_input(image: np.ndarray, detect_width: int | None, multiple: int) -> tuple[np.ndarray, float]:
     """(1, H, W, 3) float32 RGB batch, H and W padded up to `multiple`; and the scale applied.
 
-    The image is scaled down to detect_width wide (never up; 0/None keeps it), then padded
-    with black at the right and bottom so the boxes need no offset.
+    The image is scaled down to detect_width wide (`scaled_down`), then padded with black at
+    the right and bottom so the boxes need no offset.
     """
     if image.ndim == 2:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    height, width = image.shape[:2]
-    scale = 1.0
-    if detect_width and width > detect_width:
-        scale = detect_width / width
-        image = cv2.resize(image, (detect_width, max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+    image, scale = scaled_down(image, detect_width)
     h, w = image.shape[:2]
     padded_h, padded_w = -(-h // multiple) * multiple, -(-w // multiple) * multiple
     batch = np.zeros((1, padded_h, padded_w, 3), np.float32)
@@ -148,11 +153,7 @@ class OnnxFaceDetector:
         threshold = self.contract.score_threshold if self.threshold is None else self.threshold
         # Scale down to the detection width once, and the other passes from that copy: a
         # non-integer INTER_AREA ratio from a 1080p frame costs several ms a pass.
-        base, base_scale = image, 1.0
-        if self.detect_width and width > self.detect_width:
-            base_scale = self.detect_width / width
-            size = (self.detect_width, max(1, round(height * base_scale)))
-            base = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        base, base_scale = scaled_down(image, self.detect_width)
         boxes, scores = [], []
         for zoom in self.zooms if zooms is None else zooms:
             batch, pass_scale = prepare_input(base, max(32, int(base.shape[1] * zoom)), self.contract.multiple)
