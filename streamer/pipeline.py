@@ -1,7 +1,8 @@
 """The recognition loop, in one place: one frame in, labelled faces out.
 
-    frame → scene cut? (reset) → detect (every N frames, or right after a cut)
-          → track (optical flow in between) → label (per track, batched) → Detections
+    frame → scene cut? (reset) → detect (every N frames, or right after a cut; not again on
+          a held picture) → track (optical flow in between) → label (per track, batched)
+          → Detections
 
 The loop is given its parts (detector, tracker, scene-cut detector, labeler); `build_loop`
 is the one place that chooses the defaults. Sources, sinks, drawing and pacing stay outside:
@@ -18,6 +19,7 @@ from streamer.detections import Detections
 from streamer.detectors import DEFAULT_DETECT_WIDTH, FaceDetector, detect_frame
 from streamer.errors import SettingError
 from streamer.frames import Frame
+from streamer.holds import HoldDetector
 from streamer.labeler import DEFAULT_THRESHOLD, Classifier, FacesOnly, TrackLabeler
 from streamer.profiling import StageTimer
 from streamer.scenecut import SceneCutDetector
@@ -28,6 +30,9 @@ from streamer.track import FaceTracker
 # encoder; the cascade's ~27), so every 8th frame keeps detection at 3-4 ms a frame while a
 # new face still gets a box within a third of a second at 24 fps.
 DEFAULT_DETECT_EVERY = 8
+# A round on the picture the last round saw is skipped (streamer.holds), but at most this many
+# in a row: a face that comes in while nothing else moves is found within ~1.3 s at 24 fps.
+DEFAULT_MAX_HELD_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class LoopSettings:
     detect_width: int = DEFAULT_DETECT_WIDTH
     threshold: float | None = None  # None: the model's calibrated one (DEFAULT_THRESHOLD without)
     galleries: tuple[str, ...] = ()  # enrolled characters (streamer.gallery), for open-set models
+    skip_holds: bool = True  # no detection round, and no flow, on a picture held still (streamer.holds)
 
     def check(self) -> None:
         """SettingError for settings the loop cannot run with."""
@@ -81,6 +87,9 @@ class RecognitionLoop:
     tracker: carries the boxes between rounds and gives them ids (streamer.track.FaceTracker).
     scene_cuts: says when a shot ends (streamer.scenecut.SceneCutDetector): tracks and votes reset.
     labeler: names the tracks (TrackLabeler, or FacesOnly without a classifier).
+    holds: says when a due round would see the picture the last round saw (streamer.holds);
+        such a round is skipped once every pass of the detector has run on that picture, at
+        most `max_held_rounds` in a row. None: every due round runs.
     """
 
     def __init__(
@@ -91,10 +100,14 @@ class RecognitionLoop:
         labeler: TrackLabeler | FacesOnly,
         *,
         detect_every: int = DEFAULT_DETECT_EVERY,
+        holds: HoldDetector | None = None,
+        max_held_rounds: int = DEFAULT_MAX_HELD_ROUNDS,
         timer: StageTimer | None = None,
     ) -> None:
         if detect_every < 1:
             raise SettingError("{detect_every} must be 1 or more")
+        self.holds = holds
+        self.max_held_rounds = max_held_rounds
         self.detector = detector
         self.tracker = tracker
         self.scene_cuts = scene_cuts
@@ -105,6 +118,11 @@ class RecognitionLoop:
         # Counted in processed frames, not source indices: live sources drop frames.
         self._frames_since_detection: int | None = None
         self._pass_turn = 1  # which half of the detector's passes ran last (`_next_passes`)
+        self._all_passes = tuple(getattr(detector, "zooms", ())) or (None,)
+        self._held_grid = None  # the picture the last detection round ran on (HoldDetector.sample)
+        self._passes_on_held: set = set()  # the passes that have run on that picture
+        self._held_rounds = 0  # rounds skipped since the last one that ran
+        self.rounds = self.held_rounds = 0  # detection rounds run, and skipped on a held picture
 
     def process(self, frame: Frame) -> Detections:
         timer = self.timer
@@ -120,7 +138,13 @@ class RecognitionLoop:
         if cut or self._detection_due():
             zooms = None if cut or self._frames_since_detection is None else self._next_passes()
             with timer.stage("detect"):
-                detections = detect_frame(self.detector, frame, zooms)
+                grid = self.holds.sample(gray) if self.holds is not None else None
+                if not cut and self._picture_held(grid):
+                    self._held_rounds += 1
+                    self.held_rounds += 1
+                else:
+                    detections = detect_frame(self.detector, frame, zooms)
+                    self._ran_on(grid, zooms)
             self._frames_since_detection = 0
         else:
             self._frames_since_detection += 1
@@ -144,6 +168,28 @@ class RecognitionLoop:
         self._pass_turn = 1 - self._pass_turn
         return zooms[self._pass_turn :: 2]
 
+    def _picture_held(self, grid) -> bool:
+        """Whether a due round may be skipped: every pass has run on the picture it would see."""
+        return (
+            grid is not None
+            and self._held_grid is not None
+            and self._held_rounds < self.max_held_rounds
+            and self._passes_on_held.issuperset(self._all_passes)
+            and self.holds.same_picture(self._held_grid, grid)
+        )
+
+    def _ran_on(self, grid, zooms: tuple[float, ...] | None) -> None:
+        """Note that the detector ran `zooms` (None: every pass) on the picture `grid`."""
+        self.rounds += 1
+        self._held_rounds = 0
+        passes = set(self._all_passes if zooms is None else zooms)
+        if grid is None:
+            return
+        if self._held_grid is not None and self.holds.same_picture(self._held_grid, grid):
+            self._passes_on_held |= passes  # the same picture: the other half of the passes
+        else:
+            self._held_grid, self._passes_on_held = grid, passes
+
     def _detection_due(self) -> bool:
         since = self._frames_since_detection
         return since is None or since + 1 >= self.detect_every
@@ -160,6 +206,14 @@ def build_loop(
     # The detector often misses a face for a round or two (profile turns, motion blur): with
     # detection every 8 frames, 3 missed rounds (~1 s at 24 fps) before a track ends keeps one
     # id through such gaps without keeping boxes on faces that left.
-    tracker = FaceTracker(max_missed=3)
+    tracker = FaceTracker(max_missed=3, still_share=None if settings.skip_holds else 0.0)
     labeler = TrackLabeler(classifier, threshold=settings.threshold) if classifier is not None else FacesOnly()
-    return RecognitionLoop(detector, tracker, SceneCutDetector(), labeler, detect_every=settings.detect_every, timer=timer)
+    return RecognitionLoop(
+        detector,
+        tracker,
+        SceneCutDetector(),
+        labeler,
+        detect_every=settings.detect_every,
+        holds=HoldDetector() if settings.skip_holds else None,
+        timer=timer,
+    )

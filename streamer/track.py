@@ -15,6 +15,10 @@ are followed between the two. A close-up costs what a small face does, and a sma
 followed at full resolution rather than lost in a downscaled frame. Frames without tracks cost
 nothing.
 
+Anime holds its pictures (streamer.holds): a box whose patch is the same picture as the frame
+before (under `still_share` of its pixels changed) keeps its place without flow, which is most
+frames of a talking-head shot (once flow has found texture in it: a flat box still stalls).
+
 Anime is full of flat colour: a box whose inside has too little texture to follow keeps its
 place (the next detection round corrects it) and ends after `max_stalled` frames without a
 detection; a box whose points mostly fail the forward–backward check has lost its face (it was
@@ -31,6 +35,7 @@ import cv2
 import numpy as np
 
 from streamer.detections import Detections, box_iou
+from streamer.holds import CHANGED_SHARE, changed_share
 
 _LK_WINDOW = (11, 11)
 _LK_LEVELS = 3  # with an 11 px window, follows ~40 patch px a frame: most of the room around a box
@@ -65,6 +70,7 @@ class _Track:
     lost: bool = False  # flow lost the points this frame
     matched: bool = False  # a detection matched it in this update
     flow_quality: float = 1.0  # fraction of its points that flow followed last time (1 after a match)
+    textured: bool = False  # its box had texture to follow the last time flow looked
     # The previous frame around the box: patch = frame[rect] reduced by `step`.
     patch: np.ndarray | None = None
     rect: tuple[int, int, int, int] = (0, 0, 0, 0)  # x1 y1 x2 y2, full-resolution, multiples of step wide
@@ -95,6 +101,10 @@ class FaceTracker:
         the same update matches it.
     fb_max_error: forward–backward error (patch pixels) above which a point is dropped.
     min_visible: a track ends when less than this fraction of its box lies inside the frame.
+    still_share: a box whose patch changed (streamer.holds.changed_share) in at most this
+        fraction of its pixels since the previous frame is not followed: the picture is held
+        (a box flow found too flat is followed anyway, so it stalls). None:
+        streamer.holds.CHANGED_SHARE; 0 follows every box on every frame.
 
     Track ids start at 1, are unique per tracker instance and keep increasing across `reset()`.
     `TrackUpdate.ended_ids` holds the ids that ended in the update (misses, lost flow, stalling,
@@ -130,6 +140,7 @@ class FaceTracker:
         min_inlier_ratio: float = 0.3,
         fb_max_error: float = 1.0,
         min_visible: float = 0.3,
+        still_share: float | None = None,
     ) -> None:
         if flow_size < 16:
             raise ValueError(f"flow_size must be >= 16, got {flow_size}")
@@ -148,6 +159,7 @@ class FaceTracker:
         self.min_inlier_ratio = min_inlier_ratio
         self.fb_max_error = fb_max_error
         self.min_visible = min_visible
+        self.still_share = CHANGED_SHARE if still_share is None else float(still_share)
         self._next_id = 1
         self._tracks: list[_Track] = []
         self._ended_by_reset: list[int] = []
@@ -189,7 +201,11 @@ class FaceTracker:
             if track.patch is not None:
                 after = _sample(gray, track.rect, track.step)
                 current_patches[track.track_id] = after
-                self._follow(track, after)
+                # A held patch needs no flow, once flow has seen the box is not flat: a flat box
+                # must still stall and end (max_stalled), held or not.
+                held = track.textured and changed_share(track.patch, after) <= self.still_share
+                if self.still_share <= 0 or not held:
+                    self._follow(track, after)
         if detections is not None:
             self._match(detections)
         ended.extend(self._end_finished_tracks(width, height))
@@ -205,6 +221,7 @@ class FaceTracker:
         origin, offset = _patch_origin(track.rect, track.step)
         crop_box = (track.box - origin - offset) / track.step
         points = self._points_in(track.patch, crop_box)
+        track.textured = points is not None
         if points is None:
             track.stalled += 1  # too flat to follow: stay put rather than drift
             return
