@@ -118,7 +118,7 @@ class RecognitionLoop:
         # Counted in processed frames, not source indices: live sources drop frames.
         self._frames_since_detection: int | None = None
         self._pass_turn = 1  # which half of the detector's passes ran last (`_next_passes`)
-        self._all_passes = tuple(getattr(detector, "zooms", ())) or (None,)
+        self._all_passes = tuple(detector.zooms) or (None,)
         self._held_grid = None  # the picture the last detection round ran on (HoldDetector.sample)
         self._passes_on_held: set = set()  # the passes that have run on that picture
         self._held_rounds = 0  # rounds skipped since the last one that ran
@@ -162,7 +162,7 @@ class RecognitionLoop:
         every second round (a track ends only after `max_missed` 3 unconfirmed rounds), and a
         round costs about half of all four.
         """
-        zooms = tuple(getattr(self.detector, "zooms", ()))
+        zooms = tuple(self.detector.zooms)
         if len(zooms) < 3:
             return None
         self._pass_turn = 1 - self._pass_turn

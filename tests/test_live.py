@@ -52,6 +52,7 @@ class SlowDetector:
     detect_every=1), so processing cannot keep up with a 24 fps source."""
 
     wants_color = False  # the FaceDetector protocol: the cascade reads the luma plane
+    zooms = ()  # one pass
 
     def __init__(self, seconds: float) -> None:
         self.inner = CascadeDetector(CASCADE_PATH)
@@ -59,7 +60,7 @@ class SlowDetector:
         self.seconds = seconds
         self.calls = 0
 
-    def detect(self, image):
+    def detect(self, image, zooms=None):
         self.calls += 1
         time.sleep(self.seconds)
         return self.inner.detect(image)

@@ -18,18 +18,19 @@ class FaceDetector(Protocol):
     name: how the detector is recorded in a classifier's metadata and in messages.
     box_convention: what its boxes cover (a classifier's crops must come from the same kind).
 
-    A detector that runs passes at several scales (the learned one) also has `zooms`, the
-    fractions of the detection width it runs by default, and `detect(image, zooms=...)` to run
-    only some of them: the loop runs half of them on a shot's later rounds
-    (`streamer.pipeline.RecognitionLoop`).
+    zooms: the passes a detector runs at several scales (the learned one), as fractions of the
+        detection width, and `detect(image, zooms=...)` runs only some of them: the loop runs
+        half of them on a shot's later rounds (`streamer.pipeline.RecognitionLoop`). Empty for
+        a detector of one pass (the cascade), which ignores the argument.
     """
 
     name: str
     box_convention: str
     detect_width: int | None
     wants_color: bool  # False: a grey image is enough (the cascade)
+    zooms: tuple[float, ...]
 
-    def detect(self, image: np.ndarray) -> Detections:
+    def detect(self, image: np.ndarray, zooms: tuple[float, ...] | None = None) -> Detections:
         """Faces in a BGR (or grey, for the cascade) uint8 image: xyxy and confidence."""
         ...
 
@@ -38,12 +39,12 @@ def detect_frame(detector: FaceDetector, frame: Frame, zooms: tuple[float, ...] 
     """Run `detector` on a decoded frame, converting only what it needs (the luma plane for the
     cascade; a downscaled BGR copy for the learned detector), boxes in the frame's pixels.
 
-    zooms: a detector with passes at several scales (`zooms` attribute) runs only these.
+    zooms: the passes to run (None: all of them; see FaceDetector).
     """
     if not detector.wants_color:
         return detector.detect(frame.gray)
     small, scale = frame.scaled_bgr(detector.detect_width)
-    found = detector.detect(small) if zooms is None else detector.detect(small, zooms=zooms)
+    found = detector.detect(small, zooms=zooms)
     if scale == 1.0 or not len(found):
         return found
     return found.replace(xyxy=found.xyxy / scale).clipped(frame.width, frame.height)

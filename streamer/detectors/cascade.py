@@ -54,6 +54,7 @@ class CascadeDetector:
     ) -> None:
         self.name = CASCADE_NAME
         self.wants_color = False
+        self.zooms: tuple[float, ...] = ()  # one pass (the cascade scans its own pyramid)
         self.box_convention = BOX_CONVENTION
         self.cascade = cascade if isinstance(cascade, cv2.CascadeClassifier) else load_cascade(cascade)
         self.detect_width = detect_width
@@ -61,7 +62,8 @@ class CascadeDetector:
         self.min_neighbors = min_neighbors
         self.min_face = min_face
 
-    def detect(self, image: np.ndarray) -> Detections:
+    def detect(self, image: np.ndarray, zooms: tuple[float, ...] | None = None) -> Detections:
+        """zooms: ignored (one pass), as the FaceDetector protocol allows."""
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         height, width = gray.shape
         scale = 1.0
