@@ -2,17 +2,17 @@
 
 Anime is drawn on twos and threes and holds still pictures for seconds (a talking head moves
 its mouth and nothing else). On the 1080p sakurasou clip, 77 % of frames differ from the frame
-before in under 0.1 % of a sparse luma grid, and half of the loop's detection rounds (every 8th
-frame) show what the round before saw; on the One Piece clip a third of them do. The detector
-gives the same faces on the same picture, so the loop skips such rounds (`RecognitionLoop`),
-and the tracker does not follow a face whose patch did not change (`FaceTracker`).
+before in under 0.1 % of a sparse luma grid. The detector gives the same faces on the same
+picture, so the loop skips a round on the picture the last round saw (`RecognitionLoop`: 18 of
+60 rounds on that clip, 6 of 24 on the One Piece clip, `python benchmarks/holds.py`), and the
+tracker does not follow a face whose patch did not change (`FaceTracker`).
 
 A change is counted on the luma plane sampled every few pixels (about 240 points across,
 ~0.05 ms a frame at 1080p): a point changed when it moved by more than `level` grey levels
 (codec noise on a held picture stays under it), and a picture changed when more than `share`
 of its points did. A face of 20 px at 1080p covers about 6 of the ~32,000 points, so a small
-face that comes in while nothing else moves may not count: the loop never skips more than a
-few rounds in a row.
+face that comes in while nothing else moves may not count: the loop never skips more than
+three rounds in a row.
 
 >>> import numpy as np
 >>> held = HoldDetector()
