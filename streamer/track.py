@@ -203,8 +203,12 @@ class FaceTracker:
                 current_patches[track.track_id] = after
                 # A held patch needs no flow, once flow has seen the box is not flat: a flat box
                 # must still stall and end (max_stalled), held or not.
-                held = track.textured and changed_share(track.patch, after) <= self.still_share
-                if self.still_share <= 0 or not held:
+                held = (
+                    self.still_share > 0
+                    and track.textured
+                    and changed_share(track.patch, after) <= self.still_share
+                )
+                if not held:
                     self._follow(track, after)
         if detections is not None:
             self._match(detections)
