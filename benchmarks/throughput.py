@@ -258,6 +258,8 @@ def section_main(runner: Runner, clip: inputs.ClipInfo, report: list[str]) -> di
     runs = runner.repeated(order, clip, repeat)
     # Best of the repeats: on a shared machine noise only ever slows a run down.
     best = {name: max(measured, key=lambda m: m.fps) for name, measured in runs.items()}
+    # Whole processes: the fastest of each contender's runs (start-up is what a short clip shows).
+    process = {name: min((m.process_seconds for m in measured if not m.failed), default=0.0) for name, measured in runs.items()}
     rows = []
     for name in ("floor", SERIAL_FLOOR, "naive", "annotate", IO):
         m = best[name]
@@ -270,7 +272,7 @@ def section_main(runner: Runner, clip: inputs.ClipInfo, report: list[str]) -> di
         rows.append([label, f"{m.fps:.1f}", every, f"{m.realtime:.2f}x", ratio(m, best["floor"]), ratio(m, best["naive"], 1),
                      f"{m.cpu_ms:.0f}", "–" if best["floor"].failed else f"{m.cpu_ms / best['floor'].cpu_ms:.2f}",
                      f"{mib(m.peak_rss):.0f}", f"{m.frames}/{m.out_frames}",
-                     f"{m.process_seconds:.2f}", "–" if best["floor"].failed else f"{best['floor'].process_seconds / m.process_seconds:.2f}"])
+                     f"{process[name]:.2f}", "–" if not process["floor"] else f"{process['floor'] / process[name]:.2f}"])
     headers = ["contender", "fps", "all runs", "real-time", "vs floor", "vs naive", "CPU ms/frame", "CPU vs floor",
                "peak RSS MiB", "frames in/out", "whole process s", "process vs floor"]
     table = markdown_table(headers, rows)

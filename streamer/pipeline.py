@@ -139,12 +139,15 @@ class RecognitionLoop:
             zooms = None if cut or self._frames_since_detection is None else self._next_passes()
             with timer.stage("detect"):
                 grid = self.holds.sample(gray) if self.holds is not None else None
-                if not cut and self._picture_held(grid):
+                same_picture = (
+                    grid is not None and self._held_grid is not None and self.holds.same_picture(self._held_grid, grid)
+                )
+                if not cut and same_picture and self._may_skip():
                     self._held_rounds += 1
                     self.held_rounds += 1
                 else:
                     detections = detect_frame(self.detector, frame, zooms)
-                    self._ran_on(grid, zooms)
+                    self._ran_on(grid, zooms, same_picture)
             self._frames_since_detection = 0
         else:
             self._frames_since_detection += 1
@@ -162,32 +165,25 @@ class RecognitionLoop:
         every second round (a track ends only after `max_missed` 3 unconfirmed rounds), and a
         round costs about half of all four.
         """
-        zooms = tuple(self.detector.zooms)
+        zooms = self._all_passes
         if len(zooms) < 3:
             return None
         self._pass_turn = 1 - self._pass_turn
         return zooms[self._pass_turn :: 2]
 
-    def _picture_held(self, grid) -> bool:
-        """Whether a due round may be skipped: every pass has run on the picture it would see."""
-        return (
-            grid is not None
-            and self._held_grid is not None
-            and self._held_rounds < self.max_held_rounds
-            and self._passes_on_held.issuperset(self._all_passes)
-            and self.holds.same_picture(self._held_grid, grid)
-        )
+    def _may_skip(self) -> bool:
+        """Whether a round on the held picture may be skipped: every pass has run on it, and
+        fewer than `max_held_rounds` rounds were skipped since the last that ran."""
+        return self._held_rounds < self.max_held_rounds and self._passes_on_held.issuperset(self._all_passes)
 
-    def _ran_on(self, grid, zooms: tuple[float, ...] | None) -> None:
+    def _ran_on(self, grid, zooms: tuple[float, ...] | None, same_picture: bool) -> None:
         """Note that the detector ran `zooms` (None: every pass) on the picture `grid`."""
         self.rounds += 1
         self._held_rounds = 0
         passes = set(self._all_passes if zooms is None else zooms)
-        if grid is None:
-            return
-        if self._held_grid is not None and self.holds.same_picture(self._held_grid, grid):
-            self._passes_on_held |= passes  # the same picture: the other half of the passes
-        else:
+        if same_picture:
+            self._passes_on_held |= passes  # the held picture: the other half of the passes
+        elif grid is not None:
             self._held_grid, self._passes_on_held = grid, passes
 
     def _detection_due(self) -> bool:
