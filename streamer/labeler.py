@@ -3,8 +3,11 @@
 Classifying every face on every frame is wasteful (a face changes little from one frame to the
 next) and makes names flicker (one blurred frame flips the argmax). Instead each track is
 classified when it appears, then every `refresh_every` frames of its life, and again when its
-box has grown a lot (a face that came closer gives a better crop). The crops of all tracks due
-on a frame go through the classifier in one batch.
+box has grown a lot (a face that came closer gives a better crop). A look that agrees with the
+track's name so far doubles the wait before the next (up to `settled_every` frames); one that
+disagrees brings it back to `refresh_every`: a settled name is checked less often, a doubtful
+one as often as before. The crops of all tracks due on a frame go through the classifier in
+one batch.
 
 A track's scores are the plain mean of its last `max_votes` probability vectors. Plain, not
 weighted by crop size: crops are resized to the model's input anyway, a track's size changes
@@ -66,6 +69,7 @@ class _TrackState:
     age: int = 0  # frames this track has been seen in
     classified_at_age: int = -1  # age at the last classification, -1 = never
     classified_area: float = 0.0  # box area at the last classification
+    wait: int = 0  # frames from the last classification to the next
     last_seen: int = 0  # labeler frame counter when last seen
 
 
@@ -77,6 +81,9 @@ class TrackLabeler:
     threshold: best mean score below which a track is "unknown"; None: the classifier's own
         (`threshold`, calibrated by `train` for open-set models), else DEFAULT_THRESHOLD.
     refresh_every: classify a track again after this many frames of its life (>= 1).
+    settled_every: the longest wait between two looks at a track whose looks agree with its
+        name (the wait doubles from `refresh_every` with each agreeing look); None: 4 x
+        refresh_every; = refresh_every: every `refresh_every` frames whatever the looks say.
     max_votes: how many of the latest classifications are averaged.
     regrow: classify again when the box area reached this multiple of the area at the last
         classification (0 disables).
@@ -92,12 +99,16 @@ class TrackLabeler:
         *,
         threshold: float | None = None,
         refresh_every: int = 12,
+        settled_every: int | None = None,
         max_votes: int = 8,
         regrow: float = 2.0,
         forget_after: int = 300,
     ) -> None:
         if refresh_every < 1 or max_votes < 1:
             raise ValueError("refresh_every and max_votes must be >= 1")
+        settled_every = 4 * refresh_every if settled_every is None else settled_every
+        if settled_every < refresh_every:
+            raise ValueError("settled_every must be at least refresh_every")
         self.classifier = classifier
         self.labels = tuple(classifier.labels)
         # Fakes in tests may lack it; OnnxClassifier reads it from the model's metadata.
@@ -106,6 +117,7 @@ class TrackLabeler:
             threshold = getattr(classifier, "threshold", None)
         self.threshold = float(DEFAULT_THRESHOLD if threshold is None else threshold)
         self.refresh_every = int(refresh_every)
+        self.settled_every = int(settled_every)
         self.max_votes = int(max_votes)
         self.regrow = float(regrow)
         self.forget_after = int(forget_after)
@@ -162,6 +174,7 @@ class TrackLabeler:
                 if state is None:  # untracked detection: this frame's answer only
                     scores[row] = vote
                     continue
+                state.wait = self._next_wait(state, vote)
                 state.votes.append(vote)  # the oldest drops out beyond max_votes
                 state.mean = np.mean(np.stack(state.votes), axis=0)
                 state.classified_at_age = state.age
@@ -184,9 +197,15 @@ class TrackLabeler:
     def _due(self, state: _TrackState, area: float) -> bool:
         if state.classified_at_age < 0:
             return True  # new, or every crop so far was empty
-        if state.age - state.classified_at_age >= self.refresh_every:
+        if state.age - state.classified_at_age >= state.wait:
             return True
         return self.regrow > 0 and area >= self.regrow * max(state.classified_area, 1.0)
+
+    def _next_wait(self, state: _TrackState, vote: np.ndarray) -> int:
+        """Frames until the track's next look, given this look's `vote` (not yet counted)."""
+        if state.mean is None or _name_index(state.mean, self.threshold) != _name_index(vote, self.threshold):
+            return self.refresh_every  # a first look, or one that disagrees
+        return min(2 * state.wait, self.settled_every)
 
     def _crop(self, frame: Frame, xyxy: np.ndarray) -> np.ndarray | None:
         x1, y1, x2, y2 = face_crop_box(xyxy, frame.width, frame.height, self.crop_margin)
@@ -200,6 +219,12 @@ class TrackLabeler:
         horizon = self._frames - self.forget_after
         for track_id in [t for t, s in self._tracks.items() if s.last_seen < horizon]:
             del self._tracks[track_id]
+
+
+def _name_index(scores: np.ndarray, threshold: float) -> int:
+    """The index of the name `scores` (k,) give, -1 for unknown (as `_named` decides)."""
+    best = int(scores.argmax())
+    return best if scores[best] >= threshold and scores[best] > 0 else NO_ID
 
 
 def _named(tracks: Detections, scores: np.ndarray, labels: tuple[str, ...], threshold: float) -> Detections:

@@ -85,13 +85,14 @@ def label_text(name: str, confidence: float) -> str:
     return f"{name} {int(round(float(confidence) * 100))}%"
 
 
+@lru_cache(maxsize=256)
 def bgr_to_yuv(color_bgr: tuple[int, int, int]) -> tuple[int, int, int]:
     """One BGR colour → (Y, U, V), BT.601 limited range (Y 16..235, U/V 16..240)."""
     b, g, r = (float(c) for c in color_bgr)
     y = 16 + 0.257 * r + 0.504 * g + 0.098 * b
     u = 128 - 0.148 * r - 0.291 * g + 0.439 * b
     v = 128 + 0.439 * r - 0.368 * g - 0.071 * b
-    return tuple(int(np.clip(round(c), 0, 255)) for c in (y, u, v))  # type: ignore[return-value]
+    return tuple(min(max(int(round(c)), 0), 255) for c in (y, u, v))  # type: ignore[return-value]
 
 
 def draw(frame: Frame, detections: Detections, *, in_place: bool = False) -> Frame:

@@ -3,9 +3,12 @@
 The detector is far too slow for every frame, so tracks carry faces from one detection round
 to the next. Between rounds each box is moved by pyramidal Lucas–Kanade flow of corner points
 inside it (forward–backward checked), shifted by their median displacement and scaled by the
-median ratio of their pairwise distances. On a detection round the detections are matched to
-the (already moved) tracks by IoU; matches snap the track to the detector's box, new faces start
-new tracks, and a track the detector has not confirmed for `max_missed` rounds ends.
+median ratio of their pairwise distances. The points that pass the check are followed again on
+the next frame (seeking corners costs about as much as following them); new ones are sought
+when too few are left, when they fail, and after a detection round moved the box. On a
+detection round the detections are matched to the (already moved) tracks by IoU; matches snap
+the track to the detector's box, new faces start new tracks, and a track the detector has not
+confirmed for `max_missed` rounds ends.
 
 Flow never touches the whole frame. Each track keeps a small grey patch of the previous frame
 around its box, reduced by an even factor k so the box is at most `flow_size` px (every k/2-th
@@ -75,6 +78,9 @@ class _Track:
     patch: np.ndarray | None = None
     rect: tuple[int, int, int, int] = (0, 0, 0, 0)  # x1 y1 x2 y2, full-resolution, multiples of step wide
     step: int = 1
+    # (n, 2) float32 points in `patch` that flow followed into it, carried to the next frame
+    # (None: seek new ones there).
+    points: np.ndarray | None = None
 
 
 class FaceTracker:
@@ -164,6 +170,8 @@ class FaceTracker:
         self._tracks: list[_Track] = []
         self._ended_by_reset: list[int] = []
         self._frame_shape: tuple[int, int] | None = None
+        self.flows = 0  # boxes followed by flow, since the tracker was made
+        self.seeks = 0  # of which needed new corner points sought (the rest carried theirs)
 
     def __len__(self) -> int:
         """Number of live tracks."""
@@ -224,27 +232,68 @@ class FaceTracker:
         """Move track.box by the flow from track.patch (previous frame) to `after` (this one)."""
         origin, offset = _patch_origin(track.rect, track.step)
         crop_box = (track.box - origin - offset) / track.step
-        points = self._points_in(track.patch, crop_box)
+        self.flows += 1
+        carried = self._carried_points(track, crop_box)
+        points = carried if carried is not None else self._points_in(track.patch, crop_box)
         track.textured = points is not None
+        track.points = None
         if points is None:
             track.stalled += 1  # too flat to follow: stay put rather than drift
             return
         moved, good = _lucas_kanade(track.patch, after, points, self.fb_max_error)
-        kept, moved = points[good], moved[good]
-        if len(kept) < max(self.min_points, self.min_inlier_ratio * len(points)):
+        if carried is not None and not self._enough(good):
+            # Carried points can sit where the picture just changed (a blink, a mouth): the
+            # face is lost only if the best corners of the patch fail too.
+            points = self._points_in(track.patch, crop_box)
+            if points is None:
+                track.textured = False
+                track.stalled += 1
+                return
+            moved, good = _lucas_kanade(track.patch, after, points, self.fb_max_error)
+        if not self._enough(good):
             track.lost = True
             return
+        kept, moved = points[good], moved[good]
         track.stalled = 0
         track.flow_quality = len(kept) / len(points)
-        shift = np.median(moved - kept, axis=0) * track.step
+        track.points = moved
+        shift = _median(moved - kept) * track.step
         growth = _median_distance_ratio(kept, moved)
         center = (track.box[:2] + track.box[2:]) / 2 + shift
         half_size = (track.box[2:] - track.box[:2]) / 2 * growth
         track.box = np.concatenate([center - half_size, center + half_size])
 
+    def _enough(self, good: np.ndarray) -> bool:
+        """Whether enough points passed the forward–backward check to trust their flow."""
+        kept = int(np.count_nonzero(good))
+        return kept >= max(self.min_points, self.min_inlier_ratio * len(good))
+
+    def _carried_points(self, track: _Track, box: np.ndarray) -> np.ndarray | None:
+        """The points flow followed into track.patch last frame that still lie in the middle of
+        `box` (patch pixels), or None when fewer than half of `max_points` are left.
+
+        Seeking corners costs as much as following them, and points that survived the
+        forward–backward check are the best ones to follow again; they are sought afresh when
+        too few are left, when a detection moves the box, and when the patch is cut anew.
+        """
+        points = track.points
+        if points is None:
+            return None
+        x1, y1, x2, y2 = box
+        margin_x, margin_y = (x2 - x1) * _INNER_MARGIN, (y2 - y1) * _INNER_MARGIN
+        inside = (
+            (points[:, 0] >= x1 + margin_x)
+            & (points[:, 0] <= x2 - margin_x)
+            & (points[:, 1] >= y1 + margin_y)
+            & (points[:, 1] <= y2 - margin_y)
+        )
+        points = points[inside]
+        return points if len(points) >= max(self.min_points, self.max_points // 2) else None
+
     def _points_in(self, image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
         """(n, 2) float32 corner points inside the middle of `box` (xyxy in `image` pixels), or
         None if the box has too little texture to follow."""
+        self.seeks += 1
         x1, y1, x2, y2 = box
         margin_x, margin_y = (x2 - x1) * _INNER_MARGIN, (y2 - y1) * _INNER_MARGIN
         height, width = image.shape
@@ -289,6 +338,11 @@ class FaceTracker:
                 track.patch = current
                 return
         rect = _patch_rect(track.box, step, width, height)
+        if track.points is not None and rect is not None and step == track.step:
+            # The same scale: the points move to the new patch's coordinates.
+            track.points = track.points + np.float32([track.rect[0] - rect[0], track.rect[1] - rect[1]]) / step
+        else:
+            track.points = None
         track.patch = None if rect is None else _sample(gray, rect, step)
         track.rect, track.step = rect or (0, 0, 0, 0), step
         if track.patch is None:
@@ -334,6 +388,7 @@ class FaceTracker:
         track.matched, track.lost = True, False
         track.missed = track.stalled = 0
         track.flow_quality = 1.0
+        track.points = None  # the detector moved the box: seek points in the face it sees
 
     # -- bookkeeping ------------------------------------------------------------------------
 
@@ -446,6 +501,19 @@ def _lucas_kanade(
     return forward.reshape(-1, 2), usable
 
 
+def _median(values: np.ndarray) -> np.ndarray:
+    """np.median over axis 0, without its overhead (~50 µs a call, most of the cost on a few
+    dozen values)."""
+    ordered = np.sort(values, axis=0)
+    n = len(ordered)
+    return (ordered[(n - 1) // 2] + ordered[n // 2]) / 2
+
+
+@functools.lru_cache(maxsize=None)
+def _even_subset(n: int) -> np.ndarray:
+    return np.linspace(0, n - 1, _MAX_SCALE_POINTS).astype(int)
+
+
 @functools.lru_cache(maxsize=None)
 def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.triu_indices(n, k=1)
@@ -454,7 +522,7 @@ def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
 def _median_distance_ratio(before: np.ndarray, after: np.ndarray) -> float:
     """Median ratio of pairwise point distances after/before (the box's change of scale)."""
     if len(before) > _MAX_SCALE_POINTS:
-        pick = np.linspace(0, len(before) - 1, _MAX_SCALE_POINTS).astype(int)
+        pick = _even_subset(len(before))
         before, after = before[pick], after[pick]
     if len(before) < 3:
         return 1.0
@@ -464,7 +532,7 @@ def _median_distance_ratio(before: np.ndarray, after: np.ndarray) -> float:
     usable = distance_before > 3.0  # near pairs give noisy ratios
     if usable.sum() < 3:
         return 1.0
-    ratio = float(np.median(distance_after[usable] / distance_before[usable]))
+    ratio = float(_median(distance_after[usable] / distance_before[usable]))
     return min(max(ratio, 1.0 / _MAX_STEP_SCALE), _MAX_STEP_SCALE)
 
 

@@ -72,7 +72,7 @@ def test_new_tracks_are_classified_in_one_batch(rgb_classifier, yuv):
 
 def test_tracks_are_classified_once_per_refresh_not_per_frame(rgb_classifier):
     recording = Recording(rgb_classifier)
-    labeler = TrackLabeler(recording, refresh_every=12)
+    labeler = TrackLabeler(recording, refresh_every=12, settled_every=12)
     for index in range(30):
         # Track 2 appears at frame 5: its first look goes in a batch of its own.
         faces = [(BOX_A, RED)] + ([(BOX_B, GREEN)] if index >= 5 else [])
@@ -84,8 +84,31 @@ def test_tracks_are_classified_once_per_refresh_not_per_frame(rgb_classifier):
     assert labeler.stats == type(labeler.stats)(frames=30, batches=6, crops=6)
 
 
+def test_a_settled_name_is_looked_at_less_often_and_a_doubt_brings_the_looks_back(rgb_classifier):
+    recording = Recording(rgb_classifier)
+    labeler = TrackLabeler(recording, refresh_every=4)  # settled: every 16 frames at most
+    looked_at = []
+    for index in range(90):
+        # Red throughout, but the face shows green from frame 60 on.
+        color = RED if index < 60 else GREEN
+        before = len(recording.batches)
+        labeler.update(scene([(BOX_A, color)], index), tracks([BOX_A], [1]))
+        if len(recording.batches) > before:
+            looked_at.append(index)
+    # Agreeing looks: waits of 4, 8, 16, 16. From frame 60 the looks disagree with the name
+    # (red), so they come every 4 frames until green has the vote (at 76: 5 green looks of the
+    # last 8); then the waits grow again.
+    assert looked_at == [0, 4, 12, 28, 44, 60, 64, 68, 72, 76, 80, 88]
+    recording.batches.clear()
+    steady = TrackLabeler(recording, refresh_every=4, settled_every=4)
+    for index in range(60):
+        steady.update(scene([(BOX_A, RED)], index), tracks([BOX_A], [1]))
+    assert len(recording.batches) == 15
+
+
 def test_name_does_not_flicker_when_single_frame_scores_are_noisy(rgb_classifier):
-    labeler = TrackLabeler(rgb_classifier, refresh_every=1, max_votes=8)
+    # Every look counts here (no settling), so the vote sees the noise's own rhythm.
+    labeler = TrackLabeler(rgb_classifier, refresh_every=1, settled_every=1, max_votes=8)
     colors = [MOSTLY_RED, MOSTLY_RED, MOSTLY_GREEN] * 8  # every third look leans green
     single_frame = rgb_classifier.predict([np.full((40, 40, 3), c, np.uint8) for c in colors]).argmax(axis=1)
     assert set(single_frame.tolist()) == {0, 1}, "the noise must really flip single-frame answers"

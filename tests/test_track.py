@@ -76,6 +76,9 @@ def test_box_follows_a_moving_patch_on_flow_alone():
         assert np.abs(tracks.xyxy[0] - box_of(FACE, x, y)).max() <= 3.0
         assert result.ended_ids == ()
     assert tracks.confidence.tolist() == pytest.approx([0.8])  # the last match's score
+    # Corners are sought once: the points flow followed are followed again on the next frame,
+    # also when the patch around the box is cut anew.
+    assert (tracker.flows, tracker.seeks) == (30, 1)
 
 
 def test_box_scales_with_a_growing_patch():
@@ -170,6 +173,8 @@ def test_three_faces_at_1080p_keep_their_ids_and_report_the_cost():
         assert tracks.tracker_id.tolist() == [1, 2, 3]
         sizes = truth[:, 2] - truth[:, 0]
         assert (np.abs(tracks.xyxy - truth).max(axis=1) <= 0.06 * sizes).all()
+    # Points are sought again after each detection round (it moves the boxes), not every frame.
+    assert tracker.flows == 3 * 39 and tracker.seeks == 3 * 5
     # Wall time suffers from whatever else runs on the machine; CPU time much less.
     wall_ms, cpu_ms = 1e3 * np.median(flow_seconds), 1e3 * np.median(flow_cpu_seconds)
     print(f"\nFaceTracker.update at 1920x1080, 3 faces, flow frames: median {wall_ms:.2f} ms wall, {cpu_ms:.2f} ms CPU")
