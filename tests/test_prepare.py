@@ -275,3 +275,59 @@ def test_prepare_uses_the_learned_detector_by_default_and_records_it(tmp_path):
     assert detector_of(out) == (settings["detector_name"], settings["detector_box"])
     (out / "prepare.json").write_text(json.dumps({"crop_margin": 0.2}))  # prepared by an older version
     assert detector_of(out)[0] == "cascade"
+
+
+ONEPIECE6_RAW = DATASETS / "onepiece6" / "raw"
+# Character crops cut tight around the head, where the shipped detector finds no face until the
+# picture is framed in grey; the faces boxed by hand (x1, y1, x2, y2) on the pictures.
+TIGHT_CROPS = {
+    "sanji/8.jpg": (40, 28, 104, 84),
+    "luffy/45.jpg": (28, 22, 68, 56),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TIGHT_CROPS))
+def test_a_face_cut_off_by_the_picture_edge_is_found_in_the_picture_framed_in_grey(name):
+    from streamer.detectors import SHIPPED_DETECTOR
+    from streamer.detectors.base import faces_in_picture
+    from streamer.detections import box_iou
+
+    detector = DetectorSettings(detector=str(SHIPPED_DETECTOR)).build()
+    image = read_image(ONEPIECE6_RAW / name)
+    assert len(detector.detect(image)) == 0  # as the picture is
+    found = faces_in_picture(image, detector)
+    height, width = image.shape[:2]
+    assert len(found) >= 1
+    assert (found.xyxy[:, [0, 2]] >= 0).all() and (found.xyxy[:, [0, 2]] <= width).all()
+    assert (found.xyxy[:, [1, 3]] >= 0).all() and (found.xyxy[:, [1, 3]] <= height).all()
+    assert box_iou(found.xyxy, np.array([TIGHT_CROPS[name]])).max() >= 0.6
+    # prepare and enroll cut their crop from that box, with the runtime's crop rule.
+    crop, count = largest_face_crop(image, detector, (96, 96))
+    largest = found.xyxy[np.argmax(found.area)]
+    assert count == len(found) and np.array_equal(crop, crop_face(image, largest, (96, 96)))
+
+
+class _FramedOnlyDetector:
+    """A detector stand-in: no face in the picture as it is; in a framed one, a box on the grey
+    frame's top-left corner and one across the picture's top-left corner."""
+
+    name, box_convention, detect_width, wants_color, zooms = "stand-in", "face", None, True, ()
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def detect(self, image, zooms=None):
+        from streamer.detections import Detections
+
+        if image.shape == self.shape:
+            return Detections.empty()
+        return Detections.from_boxes([[0, 0, 10, 10], [10, 10, 40, 40]], [0.9, 0.8])
+
+
+def test_a_box_on_the_grey_frame_alone_is_no_face_of_the_picture():
+    from streamer.detectors.base import faces_in_picture
+
+    image = np.full((80, 60, 3), 200, np.uint8)  # framed by 20 px each way
+    found = faces_in_picture(image, _FramedOnlyDetector(image.shape))
+    # The corner box lies on the frame: dropped. The other, clipped to the picture.
+    assert found.xyxy.tolist() == [[0, 0, 20, 20]] and found.confidence.tolist() == pytest.approx([0.8])

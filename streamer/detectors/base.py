@@ -64,6 +64,34 @@ def mismatch_warning(classifier, detector: FaceDetector) -> str | None:
     )
 
 
+# A picture cut tight around a head (the usual character crop, an avatar) shows a face whose
+# outline its edges cut off, and the learned detector, trained on whole frames, misses many of
+# those. Framed in grey by a quarter of its longer side, the same picture shows the outline's
+# end: on onepiece6's character crops that finds a face in 88 of the 207 pictures where none
+# was found (docs/training.md).
+RETRY_BORDER = 0.25
+RETRY_GREY = 128
+
+
+def faces_in_picture(image: np.ndarray, detector: FaceDetector) -> Detections:
+    """The faces `detector` finds in a picture (prepare, enroll); where it finds none, those it
+    finds in the picture framed in grey (RETRY_BORDER), as boxes clipped to the picture."""
+    import cv2
+
+    found = detector.detect(image)
+    if len(found):
+        return found
+    height, width = image.shape[:2]
+    border = int(RETRY_BORDER * max(height, width))
+    grey = (RETRY_GREY,) * (1 if image.ndim == 2 else image.shape[2])
+    framed = cv2.copyMakeBorder(image, border, border, border, border, cv2.BORDER_CONSTANT, value=grey)
+    found = detector.detect(framed)
+    if not len(found):
+        return found
+    inside = found.replace(xyxy=found.xyxy - border).clipped(width, height)
+    return inside[inside.area > 0]  # a box on the border alone is nothing of the picture
+
+
 def largest_face_crop(
     image_bgr: np.ndarray, detector: FaceDetector, size: tuple[int, int], margin: float | None = None
 ) -> tuple[np.ndarray | None, int]:
@@ -75,7 +103,7 @@ def largest_face_crop(
     """
     from streamer.model_contract import CROP_MARGIN, crop_face
 
-    detections = detector.detect(image_bgr)
+    detections = faces_in_picture(image_bgr, detector)
     if len(detections) == 0:
         return None, 0
     xyxy = detections.xyxy
