@@ -203,8 +203,11 @@ class TrackLabeler:
 
     def _next_wait(self, state: _TrackState, vote: np.ndarray) -> int:
         """Frames until the track's next look, given this look's `vote` (not yet counted)."""
-        if state.mean is None or _name_index(state.mean, self.threshold) != _name_index(vote, self.threshold):
-            return self.refresh_every  # a first look, or one that disagrees
+        if state.mean is None:
+            return self.refresh_every  # a first look
+        name_so_far, name_now = _name_indices(np.stack([state.mean, vote]), self.threshold)
+        if name_so_far != name_now:
+            return self.refresh_every  # a look that disagrees
         return min(2 * state.wait, self.settled_every)
 
     def _crop(self, frame: Frame, xyxy: np.ndarray) -> np.ndarray | None:
@@ -221,10 +224,12 @@ class TrackLabeler:
             del self._tracks[track_id]
 
 
-def _name_index(scores: np.ndarray, threshold: float) -> int:
-    """The index of the name `scores` (k,) give, -1 for unknown (as `_named` decides)."""
-    best = int(scores.argmax())
-    return best if scores[best] >= threshold and scores[best] > 0 else NO_ID
+def _name_indices(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """(n,) the name index each row of `scores` (n, k) gives, -1 (NO_ID) for unknown: the argmax,
+    unless its score is below `threshold` or zero (never classified)."""
+    best = scores.argmax(axis=1)
+    best_score = scores[np.arange(len(scores)), best]
+    return np.where((best_score >= threshold) & (best_score > 0), best, NO_ID)
 
 
 def _named(tracks: Detections, scores: np.ndarray, labels: tuple[str, ...], threshold: float) -> Detections:
@@ -232,11 +237,9 @@ def _named(tracks: Detections, scores: np.ndarray, labels: tuple[str, ...], thre
     n = len(tracks)
     if n == 0:
         return tracks
-    best = scores.argmax(axis=1)
-    best_score = scores[np.arange(n), best]
-    known = (best_score >= threshold) & (best_score > 0)  # never classified → unknown, whatever the threshold
-    class_id = np.where(known, best, NO_ID)
-    class_name = np.array([labels[c] if ok else UNKNOWN for c, ok in zip(best, known)], dtype=object)
+    class_id = _name_indices(scores, threshold)
+    best_score = scores.max(axis=1)
+    class_name = np.array([labels[c] if c != NO_ID else UNKNOWN for c in class_id], dtype=object)
     return tracks.replace(class_id=class_id, class_name=class_name, confidence=best_score)
 
 

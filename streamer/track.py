@@ -270,23 +270,13 @@ class FaceTracker:
 
     def _carried_points(self, track: _Track, box: np.ndarray) -> np.ndarray | None:
         """The points flow followed into track.patch last frame that still lie in the middle of
-        `box` (patch pixels), or None when fewer than half of `max_points` are left.
-
-        Seeking corners costs as much as following them, and points that survived the
-        forward–backward check are the best ones to follow again; they are sought afresh when
-        too few are left, when a detection moves the box, and when the patch is cut anew.
-        """
+        `box` (patch pixels), or None when fewer than half of `max_points` are left (or none
+        were carried: a detection moved the box, or the patch was cut at another scale)."""
         points = track.points
         if points is None:
             return None
-        x1, y1, x2, y2 = box
-        margin_x, margin_y = (x2 - x1) * _INNER_MARGIN, (y2 - y1) * _INNER_MARGIN
-        inside = (
-            (points[:, 0] >= x1 + margin_x)
-            & (points[:, 0] <= x2 - margin_x)
-            & (points[:, 1] >= y1 + margin_y)
-            & (points[:, 1] <= y2 - margin_y)
-        )
+        left, top, right, bottom = _inner(box)
+        inside = (points[:, 0] >= left) & (points[:, 0] <= right) & (points[:, 1] >= top) & (points[:, 1] <= bottom)
         points = points[inside]
         return points if len(points) >= max(self.min_points, self.max_points // 2) else None
 
@@ -294,11 +284,10 @@ class FaceTracker:
         """(n, 2) float32 corner points inside the middle of `box` (xyxy in `image` pixels), or
         None if the box has too little texture to follow."""
         self.seeks += 1
-        x1, y1, x2, y2 = box
-        margin_x, margin_y = (x2 - x1) * _INNER_MARGIN, (y2 - y1) * _INNER_MARGIN
+        inner_left, inner_top, inner_right, inner_bottom = _inner(box)
         height, width = image.shape
-        left, top = max(0, int(x1 + margin_x)), max(0, int(y1 + margin_y))
-        right, bottom = min(width, int(math.ceil(x2 - margin_x))), min(height, int(math.ceil(y2 - margin_y)))
+        left, top = max(0, int(inner_left)), max(0, int(inner_top))
+        right, bottom = min(width, int(math.ceil(inner_right))), min(height, int(math.ceil(inner_bottom)))
         if right - left < 6 or bottom - top < 6:
             return None
         region = image[top:bottom, left:right]
@@ -499,6 +488,13 @@ def _lucas_kanade(
     fb_error = np.linalg.norm((backward - start).reshape(-1, 2), axis=1)
     usable = (status_f.ravel() == 1) & (status_b.ravel() == 1) & (fb_error <= fb_max_error)
     return forward.reshape(-1, 2), usable
+
+
+def _inner(box: np.ndarray) -> tuple[float, float, float, float]:
+    """The middle of an xyxy box, where points are sought and kept (_INNER_MARGIN off each side)."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    margin_x, margin_y = (x2 - x1) * _INNER_MARGIN, (y2 - y1) * _INNER_MARGIN
+    return x1 + margin_x, y1 + margin_y, x2 - margin_x, y2 - margin_y
 
 
 def _median(values: np.ndarray) -> np.ndarray:
